@@ -1,0 +1,48 @@
+// Graph inputs (token ids, optional soft prompt, positions, attention mask) and outputs
+// (logits, log-probabilities, final hidden state) common to both model families.
+
+import type { DecoderConfig } from './types.ts';
+import { type LayerContext, readWeight, weightInit } from './graph-layers.ts';
+
+export interface EmbeddedInputs {
+  /** [batch, prompt+seq, embedDim] token (and soft-prompt) embeddings. */
+  h: string;
+  positionIds: string;
+  attentionMask: string;
+  /** int64 scalar: prompt+seq, the number of new positions. */
+  newLen: string;
+  /** The embedding matrix [vocab, embedDim] (the tied lm_head). */
+  embedInit: string;
+}
+
+export function embedInputs(ctx: LayerContext, config: DecoderConfig, embedName: string): EmbeddedInputs {
+  const { b, options } = ctx;
+  const ids = b.input('input_ids', 'int64', ['batch', 'seq']);
+  const [vocab, dim] = ctx.weights.info(embedName).shape as [number, number];
+  if (vocab !== config.vocabSize) throw new Error(`${embedName}: ${vocab} rows but config vocab_size is ${config.vocabSize}`);
+  const embedInit = weightInit(ctx, embedName, [vocab, dim], readWeight(ctx, embedName));
+  let h = b.op1('Gather', [embedInit, ids], { axis: 0 }, { name: '/model/embed_tokens/Gather' });
+  if (options.softPrompt) {
+    const prompt = b.input('prompt_embeds', 'float32', ['batch', 'prompt', dim]);
+    h = b.op1('Concat', [prompt, h], { axis: 1 }, { name: '/model/prompt/Concat' });
+  }
+  const positionIds = b.input('position_ids', 'int64', ['batch', options.softPrompt ? 'prompt+seq' : 'seq']);
+  const attentionMask = b.input('attention_mask', 'int64', ['batch', 'total']);
+  const len = b.op1('Shape', [h], { start: 1, end: 2 }, { name: '/model/NewLen' });
+  const newLen = b.op1('Squeeze', [len, b.int64s([0])], {}, { name: '/model/NewLenScalar' });
+  return { h, positionIds, attentionMask, newLen, embedInit };
+}
+
+/** Project the final hidden state through lm_head ([vocab, dim]) and declare the outputs. */
+export function finishGraph(ctx: LayerContext, _config: DecoderConfig, final: string, lmHead: string): void {
+  const { b, options } = ctx;
+  if (options.exposeHiddenStates) b.output(final, 'final_hidden');
+  let x = final;
+  if (options.logits === 'last') {
+    x = b.op1('Slice', [final, b.int64s([-1]), b.int64s([2 ** 62]), b.int64s([1])], {}, { name: '/lm_head/LastPosition' });
+  }
+  const wT = b.op1('Transpose', [lmHead], { perm: [1, 0] }, { name: '/lm_head/Transpose' });
+  const logits = b.op1('MatMul', [x, wT], {}, { name: '/lm_head/MatMul' });
+  b.output(logits, 'logits');
+  if (options.logprobs) b.output(b.op1('LogSoftmax', [logits], { axis: -1 }, { name: '/lm_head/LogSoftmax' }), 'logprobs');
+}

@@ -1,0 +1,205 @@
+// Layer helpers shared by the LLaMA and OPT graph builders: weights as initializers,
+// linear layers with optional bias and LoRA branch, RMSNorm / LayerNorm, the attention
+// mask, rotary embeddings and the attention core with grouped-query heads.
+
+import { type GraphBuilder } from '../onnx/builder.ts';
+import { toFloat16 } from '../onnx/dtypes.ts';
+import type { WeightSource } from './types.ts';
+import { FLOAT_MIN, type GraphOptions } from './graph-options.ts';
+
+export interface LayerContext {
+  b: GraphBuilder;
+  weights: WeightSource;
+  options: GraphOptions;
+}
+
+/** Read a weight (overrides first) as row-major float32. */
+export function readWeight(ctx: LayerContext, name: string): Float32Array {
+  return ctx.options.weightOverrides?.get(name) ?? ctx.weights.readFloat32(name);
+}
+
+/** A weight initializer (float16-stored weights are cast back to float32 in the graph). */
+export function weightInit(ctx: LayerContext, name: string, dims: number[], data: Float32Array): string {
+  if (ctx.options.weightDtype !== 'float16') return ctx.b.initializer(name, 'float32', dims, data);
+  const stored = ctx.b.initializer(name, 'float16', dims, toFloat16(data));
+  return ctx.b.op1('Cast', [stored], { to: 1 }, { name: `/weights/${name}/Cast` });
+}
+
+export function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c]!;
+  return t;
+}
+
+/** Kaiming-uniform(a = sqrt 5) as torch.nn.init does for Linear: bound = 1 / sqrt(fan_in). */
+function kaimingUniform(n: number, fanIn: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  const bound = 1 / Math.sqrt(fanIn);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * bound;
+  }
+  return out;
+}
+
+/**
+ *   x ──MatMul(W^T)──Add(bias)──┬──────────────► y
+ *   └─MatMul(A^T)─MatMul(B^T)─Mul(alpha/r)─Add─┘      (LoRA branch when targeted)
+ * `module` is the HF module path, e.g. model.layers.0.self_attn.q_proj; weights are stored
+ * transposed ([in, out]) as `${module}.weight.T`.
+ */
+export function linear(ctx: LayerContext, x: string, module: string, peftName: string, nodeScope: string, bias: boolean): string {
+  const { b } = ctx;
+  const info = ctx.weights.info(`${module}.weight`);
+  const [out, inp] = info.shape as [number, number];
+  return b.scope(nodeScope, () => {
+    const wT = weightInit(ctx, `${module}.weight.T`, [inp, out], transpose2d(readWeight(ctx, `${module}.weight`), out, inp));
+    let y = b.op1('MatMul', [x, wT], {}, { name: 'MatMul' });
+    if (bias) y = b.op1('Add', [y, weightInit(ctx, `${module}.bias`, [out], readWeight(ctx, `${module}.bias`))], {}, { name: 'Add' });
+    const lora = ctx.options.lora;
+    if (!lora || !lora.targets.includes(peftName)) return y;
+    if (lora.rank <= 0) throw new Error(`LoRA rank must be positive (got ${lora.rank})`);
+    const given = lora.weights?.get(module);
+    const A = given?.A ?? kaimingUniform(lora.rank * inp, inp, (lora.seed ?? 0) + hashName(module));
+    const B = given?.B ?? new Float32Array(out * lora.rank);
+    if (A.length !== lora.rank * inp || B.length !== out * lora.rank) {
+      throw new Error(`LoRA weights of ${module}: A must be [${lora.rank}, ${inp}] and B [${out}, ${lora.rank}]`);
+    }
+    const aT = b.initializer(`${module}.lora_A.weight.T`, 'float32', [inp, lora.rank], transpose2d(A, lora.rank, inp));
+    const bT = b.initializer(`${module}.lora_B.weight.T`, 'float32', [lora.rank, out], transpose2d(B, out, lora.rank));
+    const down = b.op1('MatMul', [x, aT], {}, { name: 'lora_A/MatMul' });
+    const up = b.op1('MatMul', [down, bT], {}, { name: 'lora_B/MatMul' });
+    const scaled = b.op1('Mul', [up, b.scalar(lora.alpha / lora.rank)], {}, { name: 'lora/Mul' });
+    return b.op1('Add', [y, scaled], {}, { name: 'lora/Add' });
+  });
+}
+
+function hashName(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** RMSNorm: x * rsqrt(mean(x^2) + eps) * w, decomposed into standard ops (autodiff-friendly). */
+export function rmsNorm(ctx: LayerContext, x: string, weightName: string, eps: number, nodeScope: string): string {
+  const { b } = ctx;
+  const dim = ctx.weights.info(weightName).shape[0]!;
+  return b.scope(nodeScope, () => {
+    const sq = b.op1('Mul', [x, x], {}, { name: 'Square' });
+    const mean = b.op1('ReduceMean', [sq, b.int64s([-1])], { keepdims: 1 }, { name: 'ReduceMean' });
+    const rms = b.op1('Sqrt', [b.op1('Add', [mean, b.scalar(eps)], {}, { name: 'AddEps' })], {}, { name: 'Sqrt' });
+    const normed = b.op1('Div', [x, rms], {}, { name: 'Div' });
+    return b.op1('Mul', [normed, weightInit(ctx, weightName, [dim], readWeight(ctx, weightName))], {}, { name: 'Mul' });
+  });
+}
+
+/** LayerNorm with weight and bias (ONNX LayerNormalization, opset 17+). */
+export function layerNorm(ctx: LayerContext, x: string, prefix: string, eps: number, nodeScope: string): string {
+  const { b } = ctx;
+  const dim = ctx.weights.info(`${prefix}.weight`).shape[0]!;
+  return b.scope(nodeScope, () => {
+    const w = weightInit(ctx, `${prefix}.weight`, [dim], readWeight(ctx, `${prefix}.weight`));
+    const bias = weightInit(ctx, `${prefix}.bias`, [dim], readWeight(ctx, `${prefix}.bias`));
+    return b.op1('LayerNormalization', [x, w, bias], { axis: -1, epsilon: eps }, { name: 'LayerNormalization' });
+  });
+}
+
+/**
+ * Additive attention bias [batch, 1, new, total] shared by all layers:
+ * key j is visible from query i (at absolute index past + i) iff j <= past + i and mask[j] = 1.
+ *   kpos = Range(0, total); qpos = Range(past, total)
+ *   allowed = (kpos[None, :] <= qpos[:, None]) & mask[:, None, None, None, :]
+ */
+export function attentionBias(b: GraphBuilder, attentionMask: string, newLen: string): string {
+  return b.scope('model/attn_mask', () => {
+    const total = b.op1('Shape', [attentionMask], { start: 1, end: 2 }, { name: 'TotalLen' });
+    const totalS = b.op1('Squeeze', [total, b.int64s([0])], {}, { name: 'TotalScalar' });
+    const past = b.op1('Sub', [totalS, newLen], {}, { name: 'PastLen' });
+    const kpos = b.op1('Range', [b.scalar(0, 'int64'), totalS, b.scalar(1, 'int64')], {}, { name: 'KeyPos' });
+    const qpos = b.op1('Range', [past, totalS, b.scalar(1, 'int64')], {}, { name: 'QueryPos' });
+    const q2 = b.op1('Unsqueeze', [qpos, b.int64s([1])], {}, { name: 'QueryCol' });
+    const causal = b.op1('LessOrEqual', [kpos, q2], {}, { name: 'Causal' });
+    const pad = b.op1('Cast', [attentionMask], { to: 9 }, { name: 'MaskBool' });
+    const pad4 = b.op1('Unsqueeze', [pad, b.int64s([1, 2])], {}, { name: 'MaskExpand' });
+    const allowed = b.op1('And', [causal, pad4], {}, { name: 'Allowed' });
+    return b.op1('Where', [allowed, b.scalar(0), b.scalar(FLOAT_MIN)], {}, { name: 'Bias' });
+  });
+}
+
+/** cos/sin tables [batch, 1, seq, headDim/2] from position ids and the inverse frequencies. */
+export function rotaryTables(b: GraphBuilder, positionIds: string, invFreq: Float32Array): { cos: string; sin: string } {
+  return b.scope('model/rotary', () => {
+    const pos = b.op1('Cast', [positionIds], { to: 1 }, { name: 'PosFloat' });
+    const pos3 = b.op1('Unsqueeze', [pos, b.int64s([-1])], {}, { name: 'PosCol' });
+    const freq = b.constant('float32', [invFreq.length], invFreq);
+    const angles = b.op1('Mul', [pos3, freq], {}, { name: 'Angles' });
+    const a4 = b.op1('Unsqueeze', [angles, b.int64s([1])], {}, { name: 'AnglesHeads' });
+    return { cos: b.op1('Cos', [a4], {}, { name: 'Cos' }), sin: b.op1('Sin', [a4], {}, { name: 'Sin' }) };
+  });
+}
+
+/** Rotate x [batch, heads, seq, headDim] by RoPE (HF's rotate_half convention on the two halves). */
+export function applyRotary(b: GraphBuilder, x: string, rot: { cos: string; sin: string }, headDim: number, name: string): string {
+  return b.scope(name, () => {
+    const half = headDim / 2;
+    const [x1, x2] = b.op('Split', [x, b.int64s([half, half])], { axis: -1 }, { name: 'Split', outputs: 2 }) as [string, string];
+    const r1 = b.op1('Sub', [b.op1('Mul', [x1, rot.cos], {}, { name: 'x1cos' }), b.op1('Mul', [x2, rot.sin], {}, { name: 'x2sin' })], {}, { name: 'r1' });
+    const r2 = b.op1('Add', [b.op1('Mul', [x2, rot.cos], {}, { name: 'x2cos' }), b.op1('Mul', [x1, rot.sin], {}, { name: 'x1sin' })], {}, { name: 'r2' });
+    return b.op1('Concat', [r1, r2], { axis: -1 }, { name: 'Concat' });
+  });
+}
+
+/** [batch, seq, heads*headDim] -> [batch, heads, seq, headDim] */
+export function splitHeads(b: GraphBuilder, x: string, heads: number, headDim: number, name: string): string {
+  const r = b.op1('Reshape', [x, b.int64s([0, 0, heads, headDim])], {}, { name: `${name}/Reshape` });
+  return b.op1('Transpose', [r], { perm: [0, 2, 1, 3] }, { name: `${name}/Transpose` });
+}
+
+export interface AttentionCore {
+  /** Attention output [batch, seq, heads*headDim] before o_proj. */
+  context: string;
+  /** Probabilities [batch, heads, seq, total]. */
+  probs: string;
+}
+
+/**
+ * Scaled dot-product attention with grouped-query heads, without materialising repeated K/V:
+ *   q [B,H,S,D] -> [B,kvH,rep,S,D];  k,v [B,kvH,T,D] -> [B,kvH,1,T,D]
+ *   scores = q @ k^T * scale + bias[B,1,1,S,T]  -> softmax -> @ v  -> [B,S,H*D]
+ * Query head h reads kv head floor(h / rep), as HF's repeat_kv does.
+ */
+export function attentionCore(
+  b: GraphBuilder, q: string, k: string, v: string, bias: string,
+  heads: number, kvHeads: number, headDim: number, scale: number | null,
+): AttentionCore {
+  const rep = heads / kvHeads;
+  const q5 = b.op1('Reshape', [q, b.int64s([0, kvHeads, rep, -1, headDim])], {}, { name: 'q/Group' });
+  const k5 = b.op1('Unsqueeze', [k, b.int64s([2])], {}, { name: 'k/Group' });
+  const v5 = b.op1('Unsqueeze', [v, b.int64s([2])], {}, { name: 'v/Group' });
+  const kT = b.op1('Transpose', [k5], { perm: [0, 1, 2, 4, 3] }, { name: 'k/Transpose' });
+  let scores = b.op1('MatMul', [q5, kT], {}, { name: 'QK/MatMul' });
+  if (scale !== null) scores = b.op1('Mul', [scores, b.scalar(scale)], {}, { name: 'QK/Scale' });
+  const bias5 = b.op1('Unsqueeze', [bias, b.int64s([1])], {}, { name: 'Bias/Unsqueeze' });
+  const masked = b.op1('Add', [scores, bias5], {}, { name: 'QK/AddBias' });
+  const probs5 = b.op1('Softmax', [masked], { axis: -1 }, { name: 'Softmax' });
+  const ctx5 = b.op1('MatMul', [probs5, v5], {}, { name: 'PV/MatMul' });
+  const ctxT = b.op1('Transpose', [ctx5], { perm: [0, 3, 1, 2, 4] }, { name: 'PV/Transpose' });
+  const context = b.op1('Reshape', [ctxT, b.int64s([0, 0, heads * headDim])], {}, { name: 'PV/Reshape' });
+  const totalLen = b.op1('Shape', [probs5], { start: 4, end: 5 }, { name: 'probs/TotalLen' });
+  const probsShape = b.op1('Concat', [b.int64s([0, heads, -1]), totalLen], { axis: 0 }, { name: 'probs/Shape' });
+  const probs = b.op1('Reshape', [probs5, probsShape], {}, { name: 'probs/Reshape' });
+  return { context, probs };
+}
+
+/** Concatenate past key/values (when the graph has them) and expose present ones. */
+export function withPast(b: GraphBuilder, layer: number, k: string, v: string, past: boolean, kvHeads: number, headDim: number): { k: string; v: string } {
+  if (!past) return { k, v };
+  const pk = b.input(`past_key_values.${layer}.key`, 'float32', ['batch', kvHeads, 'past', headDim]);
+  const pv = b.input(`past_key_values.${layer}.value`, 'float32', ['batch', kvHeads, 'past', headDim]);
+  const k2 = b.op1('Concat', [pk, k], { axis: 2 }, { name: 'k/ConcatPast' });
+  const v2 = b.op1('Concat', [pv, v], { axis: 2 }, { name: 'v/ConcatPast' });
+  return { k: k2, v: v2 };
+}

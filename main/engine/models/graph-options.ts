@@ -1,0 +1,44 @@
+// Options of the model graph builders. Each option is a graph edit with predictable names,
+// so analysis, recovery and autodiff can find the values they need:
+//   inputs   input_ids [batch, seq] int64; position_ids [batch, prompt+seq] int64;
+//            attention_mask [batch, past+prompt+seq] int64;
+//            prompt_embeds [batch, prompt, embed] (softPrompt);
+//            past_key_values.{i}.key|value [batch, kvHeads, past, headDim] (pastKeyValues)
+//   outputs  logits [batch, prompt+seq | 1, vocab];
+//            hidden_states.{i} (output of decoder layer i, before the final norm), final_hidden;
+//            attentions.{i} [batch, heads, prompt+seq, past+prompt+seq];
+//            present.{i}.key|value [batch, kvHeads, past+prompt+seq, headDim] (keys after RoPE)
+
+export interface LoraOptions {
+  /** Module names as in PEFT: q_proj, k_proj, v_proj, o_proj (out_proj for OPT), gate_proj, up_proj, down_proj, fc1, fc2. */
+  targets: string[];
+  rank: number;
+  alpha: number;
+  /**
+   * Weights per module path (e.g. 'model.layers.0.self_attn.q_proj'): A [rank, in], B [out, rank],
+   * row-major as PEFT stores them. Modules without weights get PEFT's init: A Kaiming-uniform
+   * (a = sqrt 5) from `seed`, B zeros.
+   */
+  weights?: Map<string, { A: Float32Array; B: Float32Array }>;
+  seed?: number;
+}
+
+export interface GraphOptions {
+  /** Element type of the stored weights. float16 halves weight memory; math stays float32. */
+  weightDtype?: 'float32' | 'float16';
+  exposeHiddenStates?: boolean;
+  exposeAttentions?: boolean;
+  /** Add a prompt_embeds input placed before the token embeddings (prompt tuning, IDP). */
+  softPrompt?: boolean;
+  /** Add past key/value inputs and present key/value outputs per layer (prefix, IDP, KV cache). */
+  pastKeyValues?: boolean;
+  lora?: LoraOptions;
+  /** 'all' positions (scoring, training) or only the 'last' (generation). */
+  logits?: 'all' | 'last';
+  /** Also output log-softmax of the logits as `logprobs`. */
+  logprobs?: boolean;
+  /** Replace weights by name (e.g. fake-quantized ones): HF tensor name -> row-major float32 data. */
+  weightOverrides?: Map<string, Float32Array>;
+}
+
+export const FLOAT_MIN = -3.4028234663852886e38;
