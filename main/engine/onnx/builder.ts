@@ -109,7 +109,7 @@ export class GraphBuilder {
   }
 
   op(opType: string, inputs: string[], attrs: Record<string, AttrInput> = {}, opts: OpOptions = {}): string[] {
-    const domain = opts.domain ?? (opType === 'SimplifiedLayerNormalization' || opType === 'MatMulNBits' ? 'com.microsoft' : '');
+    const domain = opts.domain ?? defaultDomain(opType);
     const name = this.nodeName(opts.name ?? opType, opts.name !== undefined);
     const attributes: Record<string, AttributeValue> = {};
     for (const [k, v] of Object.entries(attrs)) attributes[k] = toAttribute(k, v);
@@ -165,6 +165,17 @@ export class GraphBuilder {
     this.autoNames.set(full, n + 1);
     return n === 0 ? full : `${full}_${n}`;
   }
+}
+
+/**
+ * Domain of ORT's contrib ops. SimplifiedLayerNormalization is an ORT contrib op but ORT
+ * registers it (schema and CPU kernel) in the ai.onnx domain, not com.microsoft:
+ * 'com.microsoft:SimplifiedLayerNormalization is not a registered function/op' otherwise.
+ */
+const MICROSOFT_OPS = new Set(['MatMulNBits', 'SkipSimplifiedLayerNormalization', 'RotaryEmbedding', 'GroupQueryAttention', 'MultiHeadAttention']);
+
+function defaultDomain(opType: string): string {
+  return MICROSOFT_OPS.has(opType) ? 'com.microsoft' : '';
 }
 
 export function typedOf(dtype: DType, values: number[]): AnyTypedArray {
