@@ -1,0 +1,46 @@
+// The engine's one error type. Every failure a user can cause (a bad file, a missing field,
+// a wrong shape) is thrown as a RecallError with a stable `code`, so adapters (CLI, IPC, UI)
+// can turn it into one result shape and tests can assert the exact failure rather than a
+// message fragment. The message always names the offending file / field / tensor.
+
+export type RecallErrorCode =
+  // files and folders
+  | 'E_NOT_FOUND'
+  | 'E_IO'
+  // safetensors
+  | 'E_SAFETENSORS_TRUNCATED'
+  | 'E_SAFETENSORS_HEADER'
+  | 'E_SAFETENSORS_DTYPE'
+  | 'E_SAFETENSORS_OFFSETS'
+  | 'E_SAFETENSORS_INDEX'
+  | 'E_MISSING_SHARD'
+  | 'E_MISSING_TENSOR'
+  | 'E_NO_WEIGHTS'
+  // config.json
+  | 'E_CONFIG_JSON'
+  | 'E_CONFIG_FIELD'
+  | 'E_CONFIG_MODEL_TYPE'
+  | 'E_CONFIG_ROPE_SCALING'
+  // model folder consistency
+  | 'E_SHAPE_MISMATCH'
+  // tokenizer
+  | 'E_TOKENIZER'
+  // anything else that is the caller's fault
+  | 'E_INVALID_ARGUMENT';
+
+export class RecallError extends Error {
+  readonly code: RecallErrorCode;
+  /** Machine-readable context (file, tensor, field, expected/actual...), for adapters. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: RecallErrorCode, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RecallError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isRecallError(e: unknown, code?: RecallErrorCode): e is RecallError {
+  return e instanceof RecallError && (code === undefined || e.code === code);
+}
