@@ -104,7 +104,12 @@ export function checkOutput(run: GraphRun, i: number, want: Expected, o: CheckOp
 }
 
 /** Run one op and compare its outputs to `expected` (one entry per checked output). */
-export async function checkOp(c: OpCase, expected: Expected[], o: CheckOptions = {}): Promise<GraphRun> {
+export async function checkOp(c: OpCase, expected: Expected[], o: CheckOptions = {}): Promise<void> {
+  await checkOpRun(c, expected, o);
+}
+
+/** checkOp that also hands back the run, for extra checks on the raw outputs. */
+export async function checkOpRun(c: OpCase, expected: Expected[], o: CheckOptions = {}): Promise<GraphRun> {
   const run = await runOp(c, expected.length, o.session);
   const dtype = c.inputs.find(([, v]) => v !== null)![1]!.tensor.dtype;
   expected.forEach((e, i) => checkOutput(run, i, e, { ...o, dtype, label: `${o.label ?? c.op} output ${i}` }));

@@ -83,18 +83,24 @@ function reshape(ins: InferInput[]): Out[] {
 function slice(ins: InferInput[]): Out[] {
   const s = sh(ins[0]);
   const [starts, ends, axesIn, steps] = [constInts(ins[1]), constInts(ins[2]), constInts(ins[3]), constInts(ins[4])];
-  if (s === null || !starts || !ends) return [{ dtype: dt(ins[0]), shape: s ? s.map(() => null) : null }];
+  const axesUnknown = ins[3]?.info !== undefined && !axesIn;
+  if (s === null || !starts || !ends || axesUnknown || (ins[4]?.info && !steps)) return [{ dtype: dt(ins[0]), shape: s ? s.map(() => null) : null }];
   const out = [...s];
   const axes = axesIn ?? starts.map((_, i) => i);
   axes.forEach((ax, k) => {
     const a = norm(ax, s.length);
     const d = s[a];
-    const step = steps?.[k] ?? 1;
-    if (typeof d !== 'number' || step !== 1) { out[a] = typeof d === 'number' || step !== 1 ? null : d; return; }
-    const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
-    out[a] = Math.max(0, clampIdx(ends[k]!) - clampIdx(starts[k]!));
+    if (typeof d !== 'number') { out[a] = null; return; }
+    out[a] = sliceLength(d, starts[k]!, ends[k]!, steps?.[k] ?? 1);
   });
   return [{ dtype: dt(ins[0]), shape: out }];
+}
+
+/** Elements a Slice keeps along one axis: the clamping rules of the ONNX Slice spec, any step sign. */
+function sliceLength(dim: number, start: number, end: number, step: number): number {
+  const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + dim : v, lo), hi);
+  const [s, e] = step > 0 ? [clamp(start, 0, dim), clamp(end, 0, dim)] : [clamp(start, 0, dim - 1), clamp(end, -1, dim - 1)];
+  return Math.max(0, Math.ceil((e - s) / step));
 }
 
 function unsqueeze(ins: InferInput[]): Out[] {
@@ -142,7 +148,7 @@ function concat(ins: InferInput[], attrs: Attrs): Out[] {
 
 function cast(ins: InferInput[], attrs: Attrs): Out[] {
   const to = int(attrs, 'to', 1);
-  const map: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16' };
+  const map: Record<number, DType> = { 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16', 21: 'uint4', 22: 'int4' };
   return [{ dtype: map[to] ?? 'float32', shape: sh(ins[0]) }];
 }
 
@@ -180,7 +186,13 @@ const RULES: Record<string, Rule> = {
     const reps = constInts(ins[1]);
     return [{ dtype: dt(ins[0]), shape: s && reps ? s.map((d, i) => (typeof d === 'number' ? d * reps[i]! : null)) : null }];
   },
-  Shape: (ins) => [{ dtype: 'int64', shape: [sh(ins[0])?.length ?? null] }],
+  Shape: (ins, a) => {
+    // Opset 15 start/end attributes slice the shape vector (negative values count from the end).
+    const rank = sh(ins[0])?.length;
+    if (rank === undefined) return [{ dtype: 'int64', shape: [null] }];
+    const at = (k: string, d: number) => Math.min(Math.max(norm(int(a, k, d), rank), 0), rank);
+    return [{ dtype: 'int64', shape: [Math.max(0, at('end', rank) - at('start', 0))] }];
+  },
   Size: () => [{ dtype: 'int64', shape: [] }],
   Range: (ins) => {
     const [s, l, d] = [constInts(ins[0]), constInts(ins[1]), constInts(ins[2])];
