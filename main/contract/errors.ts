@@ -8,6 +8,8 @@ export const ERROR_CODES = [
   'E_BAD_ARGUMENT',
   /** The method name is not in the contract. */
   'E_UNKNOWN_METHOD',
+  /** The caller may not make this call (an untrusted frame, a wrong token). */
+  'E_FORBIDDEN',
   /** A named thing (model, run, file) does not exist. */
   'E_NOT_FOUND',
   /** Reading or writing the data folder failed. */
