@@ -1,0 +1,57 @@
+// `recall`: the command line face of the engine. Each command parses its flags, calls the
+// engine, and prints; every failure is one line on stderr and a non-zero exit status
+// (2 for usage errors, 1 for everything else).
+import { readFileSync } from 'node:fs';
+import { isRecallError } from '../engine/errors.ts';
+import { UsageError } from './args.ts';
+import { generateCommand, logprobsCommand, modelsCommand } from './models.ts';
+import { type Output, consoleOutput } from './output.ts';
+
+const HELP = `recall: is a compressed LLM's knowledge forgotten or displaced?
+
+usage: recall <command> [options]
+
+commands:
+  models inspect DIR [--json]          architecture, parameters, dtype, layers, heads, vocabulary, memory
+  logprobs --model DIR (--text T | --ids 1,2,3) [--json]
+                                       log-probability of each next token and the greedy token
+  generate --model DIR --prompt P [--max-tokens N] [--stop S]... [--json]
+                                       greedy generation with a KV cache
+
+options for commands that run a model:
+  --ep cpu|cuda|dml|coreml|webgpu      execution provider (falls back to cpu, saying why)
+  --threads N                          ONNX Runtime intra-op threads
+  --weight-dtype float32|float16       how weights are held in memory
+`;
+
+type Command = (argv: string[], out: Output) => Promise<number>;
+const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand };
+
+export async function main(argv: string[], out: Output = consoleOutput()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    out.line(HELP);
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    out.line(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (!command) throw new UsageError(`unknown command '${name}' (run recall --help)`);
+    return await command(rest, out);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      out.error(e.message);
+      return 2;
+    }
+    if (isRecallError(e)) {
+      out.error(`[${e.code}] ${e.message}`);
+      return 1;
+    }
+    out.error((e as Error).message ?? String(e));
+    if (process.env.RECALL_DEBUG) console.error(e);
+    return 1;
+  }
+}
