@@ -1,0 +1,33 @@
+// `npm run bench -- NAME [args]`: runs one bench from bench/; with no name, lists them.
+// Benches print ratios measured in one run (ours vs a reference on the same input), not
+// absolute times to compare across machines (docs STYLE.md, habit 10).
+
+export interface Bench {
+  description: string;
+  run(args: string[]): Promise<void>;
+}
+
+/** Loaded lazily so listing benches does not start ORT or Python. */
+const BENCHES: Record<string, { description: string; load: () => Promise<Bench> }> = {
+  'ort-block': {
+    description: 'one decoder block: ORT session creation, and ORT vs PyTorch forward time (needs /usr/bin/python3 with torch)',
+    load: async () => (await import('./ort-block.ts')).bench,
+  },
+};
+
+function list(): void {
+  console.log('usage: npm run bench -- NAME [args]\n\nbenches:');
+  for (const [name, b] of Object.entries(BENCHES)) console.log(`  ${name.padEnd(12)} ${b.description}`);
+}
+
+const [name, ...args] = process.argv.slice(2);
+if (!name || name === '--help' || name === '-h') {
+  list();
+} else if (!(name in BENCHES)) {
+  console.error(`unknown bench '${name}'`);
+  list();
+  process.exitCode = 2;
+} else {
+  const bench = await BENCHES[name]!.load();
+  await bench.run(args);
+}
