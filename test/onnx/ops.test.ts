@@ -10,10 +10,10 @@ import { type OpCase, checkOp, checkOutput, fed, init, oracle, oracleInput, runG
 import { mapBroadcast } from '../helpers/reference.ts';
 
 /** Run an op on oracle inputs (all float32) and compare to the oracle's expected output. */
-async function checkOracle(caseName: string, op: string, inputs: string[], attrs = {}, tol: { atol?: number; rtol?: number } = {}, domain?: string) {
+async function checkOracle(caseName: string, op: string, inputs: string[], attrs = {}, tol: { atol?: number; rtol?: number } = {}) {
   const c = oracle(caseName);
   await checkOp(
-    { op, inputs: inputs.map((n) => [n, fed(oracleInput(c, n))]), attrs, ...(domain ? { domain } : {}) },
+    { op, inputs: inputs.map((n) => [n, fed(oracleInput(c, n))]), attrs },
     [c.expected],
     { label: caseName, ...tol },
   );

@@ -14,6 +14,7 @@ const ARITY: Record<string, [number, number]> = {
   GatherElements: [2, 2], Where: [3, 3], Cast: [1, 1], Expand: [2, 2], Unsqueeze: [2, 2], Squeeze: [1, 2],
   Shape: [1, 1], Range: [3, 3], Equal: [2, 2], Less: [2, 2], Trilu: [1, 2], LayerNormalization: [2, 3],
   SimplifiedLayerNormalization: [2, 2], Identity: [1, 1], ConstantOfShape: [1, 1],
+  DequantizeLinear: [2, 3], MatMulNBits: [3, 6],
 };
 
 export class GraphValidationError extends Error {
