@@ -22,7 +22,7 @@ export const SAFETENSORS_DTYPE: Readonly<Record<WeightDType, string>> = { float3
 // The reference implementation refuses headers over 100 MB; so do we, before allocating.
 const MAX_HEADER_BYTES = 100_000_000;
 // Positioned reads are capped below 2 GiB by Node; conversions go through chunks this big.
-const READ_CHUNK_BYTES = 64 << 20;
+const READ_CHUNK_BYTES = 16 << 20;
 
 export interface SafetensorsEntry {
   name: string;
