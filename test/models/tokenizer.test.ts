@@ -66,6 +66,33 @@ describe('byte-level BPE (GPT-2 / OPT style)', () => {
   });
 });
 
+describe('LLaMA 3 style: Split regex + ByteLevel(use_regex false), ignore_merges', () => {
+  // The byte-level fixture with LLaMA 3's pre-tokenizer and a whole-word token "hel" (26)
+  // that no merge produces: ignore_merges takes it straight from the vocab.
+  const json = readJson('bytelevel-bpe/tokenizer.json');
+  json.pre_tokenizer = {
+    type: 'Sequence',
+    pretokenizers: [
+      { type: 'Split', pattern: { Regex: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" }, behavior: 'Isolated', invert: false },
+      { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+    ],
+  };
+  const model = json.model as { vocab: Record<string, number>; ignore_merges?: boolean };
+  model.vocab.hel = 26;
+
+  test('same pieces as GPT-2 on plain text', () => {
+    const tok = Tokenizer.fromJson(json);
+    assert.deepEqual(tok.encode('hello  world!', { addSpecialTokens: false }), [16, 11, 21, 12]);
+  });
+
+  test('ignore_merges: a vocab word skips BPE', () => {
+    // with merges: h e l -> (h e)#0 = he(13) l(6); ignoring them: "hel" is in the vocab (26)
+    assert.deepEqual(Tokenizer.fromJson(json).encode('hel', { addSpecialTokens: false }), [13, 6]);
+    model.ignore_merges = true;
+    assert.deepEqual(Tokenizer.fromJson(json).encode('hel', { addSpecialTokens: false }), [26]);
+  });
+});
+
 describe('SentencePiece-style BPE with byte fallback (LLaMA 2 style)', () => {
   const tok = Tokenizer.fromFolder(join(FIX, 'sentencepiece-bpe'));
 
