@@ -2,9 +2,10 @@
 //   renderer  renderer/ -> dist/renderer (vite), skipped when dist/renderer is newer than its sources
 //   electron  main/app/main.ts -> dist-electron/app/main.js (ESM) and main/app/preload.ts ->
 //             dist-electron/app/preload.cjs (sandboxed preloads must be CommonJS), with esbuild;
-//             runtime dependencies stay external (electron-builder ships them in node_modules)
+//             runtime dependencies stay external (electron-builder ships them in node_modules);
+//             onnx.proto is copied beside the bundle, where the bundled engine looks for it
 // Usage: node scripts/build.mjs [renderer|electron|all] [--force]
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,6 +58,8 @@ export async function buildElectron() {
     format: 'cjs',
     external: ['electron'],
   });
+  // The bundle's engine loads onnx.proto beside itself (new URL('./onnx.proto', import.meta.url)).
+  copyFileSync(join(root, 'main/engine/onnx/onnx.proto'), join(root, 'dist-electron/app/onnx.proto'));
   return { outDir: join(root, 'dist-electron/app') };
 }
 

@@ -1,0 +1,26 @@
+// The contract's invariants that types alone cannot hold.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EXECUTION_PROVIDERS as CONTRACT_PROVIDERS, ERROR_CODES, EVENT_NAMES, METHOD_NAMES, fail, failFromError, RecallError } from '../../main/contract/index.ts';
+import { EXECUTION_PROVIDERS as ENGINE_PROVIDERS } from '../../main/engine/runtime/providers.ts';
+
+test('contract: its provider list equals the engine runtime\'s', () => {
+  assert.deepEqual([...CONTRACT_PROVIDERS], [...ENGINE_PROVIDERS]);
+});
+
+test('contract: methods are named domain.verb and events domain.noun', () => {
+  for (const name of [...METHOD_NAMES, ...EVENT_NAMES]) assert.match(name, /^[a-z]+\.[a-z][A-Za-z]*$/, name);
+});
+
+test('contract: error codes are unique and E_-prefixed', () => {
+  assert.equal(new Set(ERROR_CODES).size, ERROR_CODES.length);
+  for (const code of ERROR_CODES) assert.match(code, /^E_[A-Z_]+$/);
+});
+
+test('contract: thrown errors become envelopes; non-RecallErrors are E_INTERNAL', () => {
+  assert.deepEqual(failFromError(new RecallError('E_NOT_FOUND', "model 'x' not found", { id: 'x' })), fail('E_NOT_FOUND', "model 'x' not found", { id: 'x' }));
+  const internal = failFromError(new TypeError('boom'));
+  assert.equal(!internal.ok && internal.error.code, 'E_INTERNAL');
+  assert.equal(!internal.ok && internal.error.message, 'internal error: boom');
+});
