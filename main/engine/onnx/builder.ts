@@ -51,6 +51,46 @@ export class GraphBuilder {
 
   constructor(readonly name = 'recall') {}
 
+  /**
+   * A builder holding an existing model's graph, to append to it (the autodiff pass extends
+   * a forward graph this way). Values keep their recorded dtype/shape; initializers stay
+   * constants for inference of later ops.
+   */
+  static fromModel(model: Model): GraphBuilder {
+    const b = new GraphBuilder(model.graph.name);
+    Object.assign(b.opsets, model.opsets);
+    for (const i of model.graph.inputs) b.input(i.name, i.dtype, i.shape ?? []);
+    for (const t of model.graph.initializers) b.initializer(t.name, t.dtype, t.dims, t.data);
+    for (const v of model.graph.valueInfo) b.values.set(v.name, v);
+    for (const n of model.graph.nodes) {
+      b.nodes.push(n);
+      b.nodeByName.set(n.name, n);
+      for (const o of n.outputs) if (o !== '' && !b.values.has(o)) b.values.set(o, { name: o, dtype: 'float32', shape: null });
+    }
+    for (const o of model.graph.outputs) b.outputs.push(o);
+    return b;
+  }
+
+  /** Remove a graph output declaration (the value stays). */
+  dropOutput(name: string): void {
+    const i = this.outputs.findIndex((o) => o.name === name);
+    if (i >= 0) this.outputs.splice(i, 1);
+  }
+
+  /** Turn an initializer into a graph input of the same dtype and shape (for trainable parameters). */
+  promoteToInput(name: string): void {
+    const i = this.initializers.findIndex((t) => t.name === name);
+    if (i < 0) throw new Error(`'${name}' is not an initializer`);
+    const [t] = this.initializers.splice(i, 1);
+    this.constants.delete(name);
+    this.inputs.push({ name, dtype: t!.dtype, shape: t!.dims });
+  }
+
+  /** Initializer data by name (undefined for non-initializers). */
+  initializerData(name: string): TensorData | undefined {
+    return this.initializers.find((t) => t.name === name);
+  }
+
   /** Run `fn` with `name` appended to the node-name scope. */
   scope<T>(name: string, fn: () => T): T {
     this.scopes.push(name);
