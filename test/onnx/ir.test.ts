@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { GraphBuilder } from '../../main/engine/onnx/builder.ts';
+import { broadcastShapes } from '../../main/engine/onnx/infer.ts';
 import type { Model } from '../../main/engine/onnx/ir.ts';
 import { onnxType } from '../../main/engine/onnx/proto.ts';
 import { saveModel, serializeModel } from '../../main/engine/onnx/serialize.ts';
@@ -190,4 +191,16 @@ test('asking for cuda without a usable CUDA falls back to CPU with the reason (o
     assert.equal(messages.length, 1);
     assert.match(messages[0]!, /execution provider 'cuda' (failed to start: .+|is not in this onnxruntime-node build.*); running on CPU instead/);
   }
+});
+
+test('shape inference: a size broadcast against a symbol gives the size', () => {
+  // A size other than 1 wins over a symbol (the symbol must be 1 or equal to it); symbol vs
+  // symbol or unknown keeps the first known one (optimistic, as ONNX's inference).
+  assert.deepEqual(broadcastShapes([['batch', 3], [4, 3]]), [4, 3]);
+  assert.deepEqual(broadcastShapes([[4, 3], ['batch', 3]]), [4, 3]);
+  assert.deepEqual(broadcastShapes([['a', 3], ['b', 1]]), ['a', 3]);
+  assert.deepEqual(broadcastShapes([[null, 3], ['seq', 1]]), ['seq', 3]);
+  assert.deepEqual(broadcastShapes([['batch', 1, 8], [8, 8]]), ['batch', 8, 8]);
+  assert.deepEqual(broadcastShapes([['a'], [null]]), ['a']);
+  assert.throws(() => broadcastShapes([[2], [3]]), /do not broadcast/);
 });

@@ -33,7 +33,13 @@ export function broadcastShapes(shapes: (Shape | null)[]): Shape | null {
       const d = s[s.length - rank + i];
       if (d === undefined || d === 1) continue;
       if (dim === 1) dim = d;
-      else if (d !== dim) dim = typeof d === 'number' && typeof dim === 'number' ? NaN : dim === null ? d : dim;
+      else if (d === dim) continue;
+      // A size other than 1 wins over a symbolic or unknown dim (which must then be 1 or equal
+      // to it). Two symbols, or a symbol and an unknown, keep the first known one: optimistic,
+      // as ONNX's own inference is, since model graphs broadcast a [.., seq, ..] against
+      // values whose dim the rules could not follow but that is seq at run time.
+      else if (typeof d === 'number') dim = typeof dim === 'number' ? NaN : d;
+      else if (dim === null) dim = d;
     }
     if (Number.isNaN(dim)) throw new Error(`shapes ${JSON.stringify(shapes)} do not broadcast`);
     out.push(dim);
