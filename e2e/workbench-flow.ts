@@ -44,6 +44,8 @@ export async function runWorkbenchFlow(page: Page, opts: FlowOptions): Promise<{
   await page.getByTestId('save-settings').click();
   await status.filter({ hasText: 'E_BAD_ARGUMENT' }).waitFor();
   assert.match(await status.innerText(), /threads/);
+  mkdirSync(opts.screenshotDir, { recursive: true });
+  await page.screenshot({ path: join(opts.screenshotDir, `${opts.prefix}-invalid.png`) });
 
   await page.getByTestId('field-data-dir').fill(opts.newDataDir);
   await page.getByTestId('field-execution-provider').selectOption('cpu');
@@ -58,7 +60,6 @@ export async function runWorkbenchFlow(page: Page, opts: FlowOptions): Promise<{
   await page.getByTestId('theme-system').click();
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), undefined);
 
-  mkdirSync(opts.screenshotDir, { recursive: true });
   const screenshots: string[] = [];
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });

@@ -5,8 +5,8 @@
 //             runtime dependencies stay external (electron-builder ships them in node_modules);
 //             onnx.proto is copied beside the bundle, where the bundled engine looks for it
 // Usage: node scripts/build.mjs [renderer|electron|all] [--force]
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
@@ -35,9 +35,34 @@ export function rendererIsFresh() {
 
 export async function buildRenderer({ force = false } = {}) {
   if (!force && rendererIsFresh()) return { built: false, outDir: rendererOut };
-  const { build } = await import('vite');
-  await build({ configFile: join(root, 'vite.config.ts'), logLevel: 'warn' });
-  return { built: true, outDir: rendererOut };
+  // Test files run in parallel and may all find the build stale: one builds, the others wait
+  // and then find it fresh.
+  const release = await lock(join(root, 'dist', '.renderer-build.lock'));
+  try {
+    if (!force && rendererIsFresh()) return { built: false, outDir: rendererOut };
+    const { build } = await import('vite');
+    await build({ configFile: join(root, 'vite.config.ts'), logLevel: 'warn' });
+    return { built: true, outDir: rendererOut };
+  } finally {
+    release();
+  }
+}
+
+/** A lock directory (mkdir is atomic); one older than STALE_LOCK_MS is taken over. */
+async function lock(dir) {
+  const STALE_LOCK_MS = 120_000;
+  mkdirSync(dirname(dir), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      return () => rmSync(dir, { recursive: true, force: true });
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const age = Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > STALE_LOCK_MS) rmSync(dir, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 export async function buildElectron() {

@@ -9,7 +9,8 @@
 //   3. engine handler map: 'runs.list': (params, ctx) => ...
 
 import { z } from 'zod';
-import { settingsPatchSchema, type ExecutionProviderName, type Settings } from './settings.ts';
+import type { ExecutionProviderName } from './execution.ts';
+import { settingsPatchSchema, type Settings } from './settings.ts';
 
 const noParams = z.strictObject({});
 

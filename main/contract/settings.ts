@@ -1,13 +1,8 @@
 // User settings: where data lives, which ONNX Runtime execution provider to ask for, and how many
-// intra-op threads. The provider list mirrors main/engine/runtime/providers.ts
-// (test/app/contract.test.ts keeps the two equal; the contract may not import the engine).
+// intra-op threads.
 
 import { z } from 'zod';
-
-export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
-export type ExecutionProviderName = (typeof EXECUTION_PROVIDERS)[number];
-
-export const MAX_THREADS = 1024;
+import { EXECUTION_PROVIDERS, MAX_THREADS } from './execution.ts';
 
 const isAbsolutePath = (p: string): boolean => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\');
 

@@ -1,6 +1,7 @@
 // The contract's invariants that types alone cannot hold.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { EXECUTION_PROVIDERS as CONTRACT_PROVIDERS, ERROR_CODES, EVENT_NAMES, METHOD_NAMES, fail, failFromError, RecallError } from '../../main/contract/index.ts';
 import { EXECUTION_PROVIDERS as ENGINE_PROVIDERS } from '../../main/engine/runtime/providers.ts';
@@ -23,4 +24,12 @@ test('contract: thrown errors become envelopes; non-RecallErrors are E_INTERNAL'
   const internal = failFromError(new TypeError('boom'));
   assert.equal(!internal.ok && internal.error.code, 'E_INTERNAL');
   assert.equal(!internal.ok && internal.error.message, 'internal error: boom');
+});
+
+test('contract: the files the renderer and preload import values from stay free of zod', () => {
+  for (const file of ['errors.ts', 'execution.ts', 'host.ts']) {
+    const text = readFileSync(new URL(`../../main/contract/${file}`, import.meta.url), 'utf8');
+    const valueImports = text.split('\n').filter((l) => /^import\s/.test(l) && !/^import type\s/.test(l));
+    assert.deepEqual(valueImports, [], `${file} must import types only`);
+  }
 });

@@ -2,9 +2,8 @@
 // socket opens wait for it; when it drops, pending calls answer E_TRANSPORT and the transport
 // reconnects with a growing delay. A 401 (wrong token) also shows as a closed socket.
 
-import {
-  fail, type ClientMessage, type Envelope, type EventName, type RecallHost, type ServerMessage,
-} from '../../../main/contract/index.ts';
+import { fail } from '../../../main/contract/errors.ts';
+import type { ClientMessage, Envelope, EventName, RecallHost, ServerMessage } from '../../../main/contract/index.ts';
 import type { ConnectionStatus, Transport } from './transport.ts';
 
 const RETRY_MS = [500, 1000, 2000, 5000, 10000];
