@@ -26,7 +26,12 @@ export type RecallErrorCode =
   // tokenizer
   | 'E_TOKENIZER'
   // anything else that is the caller's fault
-  | 'E_INVALID_ARGUMENT';
+  | 'E_INVALID_ARGUMENT'
+  // run store (main/engine/store)
+  | 'E_STORE_NEWER' // the database was written by a newer Recall
+  | 'E_STORE_CORRUPT' // not a SQLite database, or a row that cannot be decoded
+  | 'E_RUN_TRANSITION' // a run status change the lifecycle does not allow
+  | 'E_RUN_IN_USE'; // a run or model others depend on (children, running job)
 
 export class RecallError extends Error {
   readonly code: RecallErrorCode;
