@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { stat, readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { BRIDGE_SOCKET_PATH, RecallError } from '../contract/index.ts';
+import { BRIDGE_SOCKET_PATH, ApiError } from '../contract/index.ts';
 import type { Api } from '../engine/api.ts';
 import { formatHostPort, hostHeaderName, isLoopbackHost } from './loopback.ts';
 import { broadcastEvents, serveSocket } from './socket.ts';
@@ -42,7 +42,7 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const { api, staticDir, port = 0, host = '127.0.0.1', allowRemote = false } = options;
   if (!allowRemote && !isLoopbackHost(host)) {
-    throw new RecallError('E_BAD_ARGUMENT', `host: refusing to listen on non-loopback host '${host}' (pass allowRemote: true to allow it)`);
+    throw new ApiError('E_BAD_ARGUMENT', `host: refusing to listen on non-loopback host '${host}' (pass allowRemote: true to allow it)`);
   }
   const token = options.token ?? createToken();
   const clients = new Set<WebSocket>();

@@ -7,7 +7,7 @@ import { arch, platform } from 'node:os';
 import { z } from 'zod';
 import pkg from '../../package.json' with { type: 'json' };
 import {
-  EXECUTION_PROVIDERS, METHOD_NAMES, RecallError, fail, failFromError, isMethodName, methods, ok,
+  EXECUTION_PROVIDERS, METHOD_NAMES, ApiError, fail, failFromError, isMethodName, methods, ok,
   type Envelope, type EventListener, type EventName, type EventPayload, type MethodName, type Params,
   type ParsedParams, type Result,
 } from '../contract/index.ts';
@@ -110,7 +110,7 @@ export function createApi(options: ApiOptions = {}): Api {
   return {
     call: call as Api['call'],
     on(event, listener) {
-      if (closed) throw new RecallError('E_CLOSED', `cannot listen to '${event}': the API is closed`);
+      if (closed) throw new ApiError('E_CLOSED', `cannot listen to '${event}': the API is closed`);
       let set = listeners.get(event);
       if (!set) listeners.set(event, (set = new Set()));
       const l = listener as (payload: unknown) => void;

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { EXECUTION_PROVIDERS as CONTRACT_PROVIDERS, ERROR_CODES, EVENT_NAMES, METHOD_NAMES, fail, failFromError, RecallError } from '../../main/contract/index.ts';
+import { EXECUTION_PROVIDERS as CONTRACT_PROVIDERS, ERROR_CODES, EVENT_NAMES, METHOD_NAMES, fail, failFromError, ApiError } from '../../main/contract/index.ts';
+import { RecallError } from '../../main/engine/errors.ts';
 import { EXECUTION_PROVIDERS as ENGINE_PROVIDERS } from '../../main/engine/runtime/providers.ts';
 
 test('contract: its provider list equals the engine runtime\'s', () => {
@@ -19,8 +20,8 @@ test('contract: error codes are unique and E_-prefixed', () => {
   for (const code of ERROR_CODES) assert.match(code, /^E_[A-Z_]+$/);
 });
 
-test('contract: thrown errors become envelopes; non-RecallErrors are E_INTERNAL', () => {
-  assert.deepEqual(failFromError(new RecallError('E_NOT_FOUND', "model 'x' not found", { id: 'x' })), fail('E_NOT_FOUND', "model 'x' not found", { id: 'x' }));
+test('contract: thrown errors become envelopes; uncoded errors are E_INTERNAL', () => {
+  assert.deepEqual(failFromError(new ApiError('E_NOT_FOUND', "model 'x' not found", { id: 'x' })), fail('E_NOT_FOUND', "model 'x' not found", { id: 'x' }));
   const internal = failFromError(new TypeError('boom'));
   assert.equal(!internal.ok && internal.error.code, 'E_INTERNAL');
   assert.equal(!internal.ok && internal.error.message, 'internal error: boom');
@@ -32,4 +33,11 @@ test('contract: the files the renderer and preload import values from stay free 
     const valueImports = text.split('\n').filter((l) => /^import\s/.test(l) && !/^import type\s/.test(l));
     assert.deepEqual(valueImports, [], `${file} must import types only`);
   }
+});
+
+test('contract: the engine\'s coded errors keep their code and details across the boundary', () => {
+  const engineError = new RecallError('E_SAFETENSORS_HEADER', 'model.safetensors: header is not JSON', { file: 'model.safetensors' });
+  assert.deepEqual(failFromError(engineError), fail('E_SAFETENSORS_HEADER', 'model.safetensors: header is not JSON', { file: 'model.safetensors' }));
+  const nodeError = Object.assign(new Error('no such file'), { code: 'ENOENT' });
+  assert.equal(!failFromError(nodeError).ok && (failFromError(nodeError) as { error: { code: string } }).error.code, 'E_INTERNAL');
 });

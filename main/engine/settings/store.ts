@@ -4,7 +4,7 @@
 
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RecallError, settingsSchema, type Settings, type SettingsPatch } from '../../contract/index.ts';
+import { ApiError, settingsSchema, type Settings, type SettingsPatch } from '../../contract/index.ts';
 
 const FILE_NAME = 'settings.json';
 const FORMAT_VERSION = 1;
@@ -41,7 +41,7 @@ export class SettingsStore {
     try {
       await mkdir(parsed.dataDir, { recursive: true });
     } catch (err) {
-      throw new RecallError('E_BAD_ARGUMENT', `dataDir: cannot create folder '${parsed.dataDir}': ${(err as Error).message}`, { field: 'dataDir' });
+      throw new ApiError('E_BAD_ARGUMENT', `dataDir: cannot create folder '${parsed.dataDir}': ${(err as Error).message}`, { field: 'dataDir' });
     }
     const write = this.writing.then(() => this.save(parsed));
     this.writing = write.catch(() => undefined);
@@ -61,7 +61,7 @@ export class SettingsStore {
       text = await readFile(this.file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw new RecallError('E_IO', `cannot read ${this.file}: ${(err as Error).message}`);
+      throw new ApiError('E_IO', `cannot read ${this.file}: ${(err as Error).message}`);
     }
     try {
       const json = JSON.parse(text) as { version?: unknown; settings?: unknown };
@@ -81,7 +81,7 @@ export class SettingsStore {
       await writeFile(tmp, `${JSON.stringify({ version: FORMAT_VERSION, settings }, null, 2)}\n`, 'utf8');
       await rename(tmp, this.file);
     } catch (err) {
-      throw new RecallError('E_IO', `cannot write ${this.file}: ${(err as Error).message}`);
+      throw new ApiError('E_IO', `cannot write ${this.file}: ${(err as Error).message}`);
     }
   }
 }
