@@ -129,8 +129,8 @@ export class AdamW implements Optimizer {
       for (let i = 0; i < p.length; i++) {
         const gi = g[i]!;
         const pi = f(p[i]! * decay); // param.mul_(1 - lr * weight_decay)
-        const mi = f(f(m[i]! * b1) + f(gi * oneMinusB1)); // exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
-        const vi = f(f(v[i]! * b2) + f(f(oneMinusB2 * gi) * gi)); // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        const mi = f(f(m[i]! * b1) + gi * oneMinusB1); // exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+        const vi = f(f(v[i]! * b2) + f(oneMinusB2 * gi) * gi); // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         const denom = f(f(f(Math.sqrt(vi)) / bias2Sqrt) + eps); // (exp_avg_sq.sqrt() / sqrt(bc2)).add_(eps)
         p[i] = f(pi + f(f(negStepSize * mi) / denom)); // param.addcdiv_(exp_avg, denom, value=-step_size)
         m[i] = mi;
@@ -184,14 +184,14 @@ export class Sgd implements Optimizer {
       const buf = this.momentum !== 0 ? buffer(this.buffers, `momentum_buffer.${name}`, p.length) : undefined;
       for (let i = 0; i < p.length; i++) {
         let d = g[i]!;
-        if (this.weightDecay !== 0) d = f(d + f(wd * p[i]!)); // d_p = d_p.add(param, alpha=weight_decay)
+        if (this.weightDecay !== 0) d = f(d + wd * p[i]!); // d_p = d_p.add(param, alpha=weight_decay)
         if (buf) {
           // The first step copies d_p into the buffer (torch.clone), later ones decay it.
-          const b = first ? d : f(f(buf[i]! * mom) + f(d * keep));
+          const b = first ? d : f(f(buf[i]! * mom) + d * keep);
           buf[i] = b;
-          d = this.nesterov ? f(d + f(b * mom)) : b;
+          d = this.nesterov ? f(d + b * mom) : b;
         }
-        p[i] = f(p[i]! + f(d * negLr)); // param.add_(d_p, alpha=-lr)
+        p[i] = f(p[i]! + d * negLr); // param.add_(d_p, alpha=-lr)
       }
     }
   }
