@@ -27,6 +27,7 @@ const skipStatic = process.env.RECALL_TEST_FAST === '1';
 let failed = 0;
 if (!skipStatic) {
   failed += run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit'], 'typecheck') ? 1 : 0;
+  failed += run(process.execPath, ['node_modules/svelte-check/bin/svelte-check', '--tsconfig', 'renderer/tsconfig.json', '--fail-on-warnings', '--output', 'human'], 'typecheck renderer') ? 1 : 0;
   failed += run(process.execPath, ['node_modules/eslint/bin/eslint.js', '.'], 'lint') ? 1 : 0;
 }
 const files = (only ?? findTests(join(root, 'test'))).sort();

@@ -45,4 +45,30 @@ export function finishGraph(ctx: LayerContext, _config: DecoderConfig, final: st
   const logits = b.op1('MatMul', [x, wT], {}, { name: '/lm_head/MatMul' });
   b.output(logits, 'logits');
   if (options.logprobs) b.output(b.op1('LogSoftmax', [logits], { axis: -1 }, { name: '/lm_head/LogSoftmax' }), 'logprobs');
+  if (options.loss) {
+    if (options.logits === 'last') throw new Error('the loss needs logits for all positions');
+    b.output(nextTokenLoss(ctx, logits), 'loss');
+  }
+}
+
+/**
+ *   logp = LogSoftmax(logits); valid = labels != -100
+ *   loss = -sum(valid * logp[labels]) / max(1, sum(valid))
+ * Written with GatherElements so its gradient is a scatter into the logits' shape.
+ */
+function nextTokenLoss(ctx: LayerContext, logits: string): string {
+  const { b } = ctx;
+  const labels = b.input('labels', 'int64', ['batch', ctx.options.softPrompt ? 'prompt+seq' : 'seq']);
+  return b.scope('loss', () => {
+    const logp = b.op1('LogSoftmax', [logits], { axis: -1 }, { name: 'LogSoftmax' });
+    const valid = b.op1('Not', [b.op1('Equal', [labels, b.scalar(-100, 'int64')], {}, { name: 'Ignored' })], {}, { name: 'Valid' });
+    const safe = b.op1('Where', [valid, labels, b.scalar(0, 'int64')], {}, { name: 'SafeLabels' });
+    const idx = b.op1('Unsqueeze', [safe, b.int64s([-1])], {}, { name: 'LabelIndex' });
+    const picked = b.op1('GatherElements', [logp, idx], { axis: -1 }, { name: 'Pick' });
+    const lp = b.op1('Squeeze', [picked, b.int64s([-1])], {}, { name: 'PickSqueeze' });
+    const weight = b.op1('Cast', [valid], { to: 1 }, { name: 'Weight' });
+    const total = b.op1('ReduceSum', [b.op1('Mul', [lp, weight], {}, { name: 'Masked' })], { keepdims: 0 }, { name: 'Sum' });
+    const count = b.op1('Max', [b.op1('ReduceSum', [weight], { keepdims: 0 }, { name: 'Count' }), b.scalar(1)], {}, { name: 'CountAtLeast1' });
+    return b.op1('Neg', [b.op1('Div', [total, count], {}, { name: 'Mean' })], {}, { name: 'Neg' });
+  });
 }

@@ -37,6 +37,12 @@ export interface GraphOptions {
   logits?: 'all' | 'last';
   /** Also output log-softmax of the logits as `logprobs`. */
   logprobs?: boolean;
+  /**
+   * Add a `labels` input [batch, prompt+seq] (int64; -100 = ignored) and a scalar `loss`
+   * output: the mean next-token cross-entropy over the labelled positions. Labels are
+   * already aligned: labels[t] is the token expected after position t.
+   */
+  loss?: boolean;
   /** Replace weights by name (e.g. fake-quantized ones): HF tensor name -> row-major float32 data. */
   weightOverrides?: Map<string, Float32Array>;
 }

@@ -46,6 +46,8 @@ export class GraphBuilder {
   private readonly inputs: ValueInfo[] = [];
   private readonly outputs: ValueInfo[] = [];
   private readonly scopes: string[] = [];
+  /** Shape(v) outputs -> v's inferred shape, so ops fed by a run-time shape still infer one. */
+  private readonly shapeSources = new Map<string, Shape | null>();
   private readonly autoNames = new Map<string, number>();
   readonly opsets: Record<string, number> = { ...DEFAULT_OPSETS };
 
@@ -60,8 +62,11 @@ export class GraphBuilder {
     const b = new GraphBuilder(model.graph.name);
     Object.assign(b.opsets, model.opsets);
     for (const i of model.graph.inputs) b.input(i.name, i.dtype, i.shape ?? []);
-    for (const t of model.graph.initializers) b.initializer(t.name, t.dtype, t.dims, t.data);
-    for (const v of model.graph.valueInfo) b.values.set(v.name, v);
+    for (const t of model.graph.initializers) {
+      b.initializer(t.name, t.dtype, t.dims, t.data);
+      if (t.name.startsWith('/const/')) b.constByHash.set(constantHash(t.dtype, t.dims, t.data), t.name);
+    }
+    for (const v of [...model.graph.valueInfo, ...model.graph.outputs]) b.values.set(v.name, v);
     for (const n of model.graph.nodes) {
       b.nodes.push(n);
       b.nodeByName.set(n.name, n);
@@ -130,7 +135,7 @@ export class GraphBuilder {
 
   /** A constant, stored once however many times it is asked for. */
   constant(dtype: DType, dims: number[], data: AnyTypedArray): string {
-    const hash = createHash('sha1').update(`${dtype}|${dims.join(',')}|`).update(bytesOf(data)).digest('hex').slice(0, 16);
+    const hash = constantHash(dtype, dims, data);
     const found = this.constByHash.get(hash);
     if (found) return found;
     const name = `/const/${dtype}_${dims.join('x') || 'scalar'}_${hash.slice(0, 8)}`;
@@ -162,7 +167,7 @@ export class GraphBuilder {
       throw new Error(`node '${name}' already exists with a different definition`);
     }
     for (const i of inputs) if (i !== '' && !this.values.has(i)) throw new Error(`node '${name}' (${opType}): input '${i}' is not defined`);
-    const ins = inputs.map((i) => ({ info: this.values.get(i), value: this.constants.get(i) }));
+    const ins = inputs.map((i) => ({ info: this.values.get(i), value: this.constants.get(i), shapeOf: this.shapeSources.get(i) }));
     const inferred = inferOutputs(opType, ins, attributes, outputs.length);
     outputs.forEach((o, i) => {
       if (o === '') return;
@@ -171,6 +176,7 @@ export class GraphBuilder {
     });
     this.nodes.push(node);
     this.nodeByName.set(name, node);
+    if (opType === 'Shape' && !attributes.start && !attributes.end) this.shapeSources.set(outputs[0]!, this.values.get(inputs[0]!)?.shape ?? null);
     return outputs;
   }
 
@@ -186,6 +192,12 @@ export class GraphBuilder {
   }
 
   has(name: string): boolean { return this.values.has(name); }
+
+  /** Record a shape the caller knows better than inference (e.g. a run-time reduction back to a known shape). */
+  refineShape(name: string, shape: Shape): void {
+    const v = this.info(name);
+    this.values.set(name, { ...v, shape });
+  }
 
   build(metadata: Record<string, string> = {}): Model {
     const io = new Set([...this.inputs, ...this.outputs].map((v) => v.name));
@@ -216,6 +228,10 @@ const MICROSOFT_OPS = new Set(['MatMulNBits', 'SkipSimplifiedLayerNormalization'
 
 function defaultDomain(opType: string): string {
   return MICROSOFT_OPS.has(opType) ? 'com.microsoft' : '';
+}
+
+function constantHash(dtype: DType, dims: number[], data: AnyTypedArray): string {
+  return createHash('sha1').update(`${dtype}|${dims.join(',')}|`).update(bytesOf(data)).digest('hex').slice(0, 16);
 }
 
 export function typedOf(dtype: DType, values: number[]): AnyTypedArray {

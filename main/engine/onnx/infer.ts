@@ -9,6 +9,8 @@ export interface InferInput {
   info: ValueInfo | undefined;
   /** The constant value, when the input is a constant or initializer (used for Reshape, Slice...). */
   value: AnyTypedArray | undefined;
+  /** When the input is the output of Shape(v) (whole shape), v's shape: Reshape(g, Shape(x)) has x's shape. */
+  shapeOf?: Shape | null;
 }
 
 export type Attrs = Record<string, AttributeValue>;
@@ -74,16 +76,37 @@ function matmulShape(a: Shape | null, b: Shape | null): Shape | null {
 }
 
 function reshape(ins: InferInput[]): Out[] {
+  if (ins[1]?.shapeOf) return [{ dtype: dt(ins[0]), shape: ins[1].shapeOf }];
   const target = constInts(ins[1]);
   const s = sh(ins[0]);
   if (!target) return [{ dtype: dt(ins[0]), shape: null }];
   const out: Dim[] = target.map((d, i) => (d === 0 ? (s?.[i] ?? null) : d === -1 ? null : d));
-  const known = s && s.every((d) => typeof d === 'number') ? (s as number[]).reduce((p, d) => p * d, 1) : null;
   const minus = target.indexOf(-1);
-  if (minus >= 0 && known !== null && out.every((d, i) => i === minus || typeof d === 'number')) {
-    out[minus] = known / (out as number[]).reduce((p, d, i) => (i === minus ? p : p * d), 1);
-  }
+  if (minus >= 0 && s) out[minus] = remainingDim(s, out.filter((_, i) => i !== minus));
   return [{ dtype: dt(ins[0]), shape: out }];
+}
+
+/**
+ * The size Reshape's -1 takes: the input's element count divided by the other output dims,
+ * computed over numbers and symbols alike ([batch, seq, 64] -> [0, 2, 2, -1, 16] gives seq).
+ */
+function remainingDim(input: Shape, others: Shape): Dim {
+  if (input.some((d) => d === null) || others.some((d) => d === null)) return null;
+  let num = 1;
+  const syms = new Map<string, number>();
+  for (const d of input) typeof d === 'number' ? (num *= d) : syms.set(d as string, (syms.get(d as string) ?? 0) + 1);
+  for (const d of others) {
+    if (typeof d === 'number') num /= d;
+    else {
+      const c = syms.get(d as string) ?? 0;
+      if (c === 0) return null;
+      syms.set(d as string, c - 1);
+    }
+  }
+  const left = [...syms.entries()].filter(([, c]) => c > 0);
+  if (left.length === 0) return Number.isInteger(num) ? num : null;
+  if (left.length === 1 && left[0]![1] === 1 && num === 1) return left[0]![0];
+  return null;
 }
 
 function slice(ins: InferInput[]): Out[] {
@@ -184,6 +207,7 @@ const RULES: Record<string, Rule> = {
   GatherElements: (ins) => [{ dtype: dt(ins[0]), shape: sh(ins[1]) }],
   ScatterElements: same,
   Expand: (ins) => {
+    if (ins[1]?.shapeOf) return [{ dtype: dt(ins[0]), shape: broadcastShapes([sh(ins[0]), ins[1].shapeOf]) }];
     const target = constInts(ins[1]);
     return [{ dtype: dt(ins[0]), shape: target ? broadcastShapes([sh(ins[0]), target]) : null }];
   },
@@ -200,13 +224,14 @@ const RULES: Record<string, Rule> = {
     return [{ dtype: 'int64', shape: [Math.max(0, at('end', rank) - at('start', 0))] }];
   },
   Size: () => [{ dtype: 'int64', shape: [] }],
+  NonZero: (ins) => [{ dtype: 'int64', shape: [sh(ins[0])?.length ?? null, null] }],
   Range: (ins) => {
     const [s, l, d] = [constInts(ins[0]), constInts(ins[1]), constInts(ins[2])];
     const n = s && l && d ? Math.max(Math.ceil((l[0]! - s[0]!) / d[0]!), 0) : null;
     return [{ dtype: dt(ins[0]), shape: [n] }];
   },
   ConstantOfShape: (ins, a) => {
-    const target = constInts(ins[0]);
+    const target = ins[0]?.shapeOf ?? constInts(ins[0]);
     const t = a.value?.kind === 'tensor' ? a.value.value.dtype : 'float32';
     return [{ dtype: t, shape: target ?? null }];
   },

@@ -1,0 +1,95 @@
+// What a gradient rule sees: the node, its inputs/outputs, the incoming output gradients,
+// and helpers that emit standard ONNX ops (no com.microsoft gradient ops: onnxruntime-node
+// does not register them).
+
+import type { GraphBuilder } from '../onnx/builder.ts';
+import type { Node, Shape } from '../onnx/ir.ts';
+
+export class RuleContext {
+  constructor(
+    readonly b: GraphBuilder,
+    readonly node: Node,
+    private readonly outGrads: (string | null)[],
+    private readonly needs: boolean[],
+  ) {}
+
+  x(i: number): string { return this.node.inputs[i]!; }
+  y(i = 0): string { return this.node.outputs[i]!; }
+  /** Gradient flowing into output i (null when nothing downstream needs it). */
+  g(i = 0): string | null { return this.outGrads[i] ?? null; }
+  /** Gradient of output 0, which every single-output rule has. */
+  get g0(): string { return this.outGrads[0]!; }
+  need(i: number): boolean { return this.needs[i] ?? false; }
+
+  attrInt(name: string, dflt: number): number {
+    const a = this.node.attributes[name];
+    return a?.kind === 'int' ? a.value : dflt;
+  }
+  attrFloat(name: string, dflt: number): number {
+    const a = this.node.attributes[name];
+    return a?.kind === 'float' ? a.value : dflt;
+  }
+  attrInts(name: string): number[] | undefined {
+    const a = this.node.attributes[name];
+    return a?.kind === 'ints' ? a.value : undefined;
+  }
+
+  op(opType: string, inputs: string[], attrs: Record<string, number | number[] | string> = {}): string {
+    return this.b.op1(opType, inputs, attrs);
+  }
+
+  shapeOf(v: string): Shape | null { return this.b.info(v).shape; }
+  rank(v: string): number {
+    const s = this.shapeOf(v);
+    if (s === null) throw new Error(`autodiff: rank of '${v}' (input of node '${this.node.name}') is unknown`);
+    return s.length;
+  }
+
+  /** Constant int64 values of an input (axes, shapes), when it is a constant. */
+  constInts(v: string): number[] | undefined {
+    const t = this.b.initializerData(v);
+    return t ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
+  }
+
+  zerosLike(v: string): string {
+    return this.op('ConstantOfShape', [this.op('Shape', [v])]);
+  }
+
+  /**
+   * Sum a gradient of a broadcast result back to the shape of the input `like`:
+   * leading extra axes are summed away, and axes where `like` has size 1 but the gradient
+   * does not are summed with keepdims. Decided statically when the inferred shapes allow,
+   * else at run time from the two Shape()s (ReduceSum with computed axes, empty = no-op).
+   */
+  unbroadcast(grad: string, like: string): string {
+    const gs = this.shapeOf(grad), ls = this.shapeOf(like);
+    if (gs === null || ls === null) throw new Error(`autodiff: cannot reduce gradient of node '${this.node.name}' without ranks (${gs === null ? grad : like} has none)`);
+    let g = grad;
+    const extra = gs.length - ls.length;
+    if (extra > 0) g = this.op('ReduceSum', [g, this.b.int64s(Array.from({ length: extra }, (_, i) => i))], { keepdims: 0 });
+    const tail = gs.slice(extra);
+    const staticAxes: number[] = [];
+    let dynamic = false;
+    tail.forEach((d, i) => {
+      const l = ls[i];
+      if (l === 1 && d !== 1) {
+        if (d === null) dynamic = true; else staticAxes.push(i);
+      } else if (l !== d && (l === null || d === null || typeof l === 'string' || typeof d === 'string')) {
+        if (!(typeof l === 'string' && l === d)) dynamic = true;
+      }
+    });
+    if (!dynamic) {
+      return staticAxes.length ? this.op('ReduceSum', [g, this.b.int64s(staticAxes)], { keepdims: 1 }) : g;
+    }
+    const shapeL = this.op('Shape', [like]);
+    const shapeG = this.op('Shape', [g]);
+    const one = this.b.int64s([1]);
+    const mask = this.op('And', [this.op('Equal', [shapeL, one]), this.op('Not', [this.op('Equal', [shapeG, one])])]);
+    const axes = this.op('Reshape', [this.op('NonZero', [mask]), this.b.int64s([-1])]);
+    const out = this.op('ReduceSum', [g, axes], { keepdims: 1, noop_with_empty_axes: 1 });
+    this.b.refineShape(out, ls);
+    return out;
+  }
+}
+
+export type GradRule = (c: RuleContext) => (string | null)[];
