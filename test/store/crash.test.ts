@@ -16,6 +16,7 @@ const root = tempDir();
 after(() => rmSync(root, { recursive: true, force: true }));
 const file = join(root, 'recall.db');
 const childScript = new URL('./writer-child.ts', import.meta.url).pathname;
+const repoRoot = new URL('../../', import.meta.url).pathname; // where `--import tsx` resolves
 
 /** Per run: status and record count, read in one statement (so from one snapshot). */
 function runCounts(db: SqliteDatabase): { id: number; status: string; n: number }[] {
@@ -35,7 +36,7 @@ function assertAtomic(db: SqliteDatabase, when: string): void {
 
 /** Starts the writer; resolves with it once it has finished `doneRuns` runs and begun another. */
 function startWriter(doneRuns: number, onReady: () => void): Promise<{ child: ChildProcess; begun: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', childScript, file, String(PER_RUN)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', childScript, file, String(PER_RUN)], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let done = 0;
     child.on('exit', (code, signal) => reject(new Error(`writer exited early (${code ?? signal})`)));
