@@ -12,7 +12,7 @@ import { listCheckpoints, loadLatestCheckpoint } from '../../main/engine/tune/ch
 import { type ProgressEvent, type TrainOptions, type TrainResult, train } from '../../main/engine/tune/loop.ts';
 import type { Params } from '../../main/engine/tune/optimizer.ts';
 import { assertClose } from '../helpers/compare.ts';
-import { initParams, problemOptions } from './problem.ts';
+import { initParams, makeDataset, problemOptions } from './problem.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'recall-tune-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -211,7 +211,12 @@ describe('checkpoints', () => {
     await run({ checkpointDir: dir, totalSteps: 2 });
     await assert.rejects(run({ checkpointDir: dir, totalSteps: 2 }), (e: unknown) => isRecallError(e, 'E_INVALID_ARGUMENT') && e.message.includes('resume: true'));
     await assert.rejects(run({ checkpointDir: dir, totalSteps: 3, resume: true }), (e: unknown) => isRecallError(e, 'E_INVALID_ARGUMENT') && /totalSteps, schedule/.test(e.message));
-    const done = await run({ checkpointDir: dir, totalSteps: 2, resume: true, params: initParams() });
+    await assert.rejects(
+      train({ ...problemOptions({ checkpointDir: dir, totalSteps: 2, resume: true }), data: makeDataset(8, 8 * 48 + 2) }),
+      (e: unknown) => isRecallError(e, 'E_INVALID_ARGUMENT') && /\(data\)/.test(e.message),
+    );
+    // Same settings written in another key order are the same settings.
+    const done = await run({ checkpointDir: dir, totalSteps: 2, resume: true, params: initParams(), optimizer: { weightDecay: 1e-5, lr: 0.05, kind: 'adamw' } });
     assert.equal(done.result.status, 'completed');
     assert.equal(done.result.resumedFrom, 2);
   });

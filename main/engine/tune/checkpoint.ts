@@ -33,6 +33,8 @@ export interface EvalRecord { step: number; loss: number; tokens: number }
 export interface RunConfig {
   batchSize: number;
   seqLen: number;
+  /** TokenDataset.fingerprint() of the data trained on. */
+  data: string;
   gradAccumSteps: number;
   totalSteps: number;
   seed: number;

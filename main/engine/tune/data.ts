@@ -109,6 +109,16 @@ export class TokenDataset {
     return TokenDataset.fromTokens(tokenize(text), { ...o, source: file });
   }
 
+  /**
+   * FNV-1a over the token ids and the split sizes: a resumed run checks it so that it does not
+   * continue on different data (the batch order would then mean nothing).
+   */
+  fingerprint(): string {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < this.tokens.length; i++) h = Math.imul(h ^ this.tokens[i]!, 0x01000193);
+    return `${this.tokens.length}:${this.trainSize}:${this.heldOutSize}:${(h >>> 0).toString(16)}`;
+  }
+
   size(split: Split): number {
     return split === 'train' ? this.trainSize : this.heldOutSize;
   }

@@ -9,7 +9,7 @@ import { RecallError } from '../errors.ts';
 import { type CheckpointState, type EvalRecord, type RunConfig, type StepRecord, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, listCheckpoints, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { clipGradNorm, globalGradNorm } from './clip.ts';
 import { BatchSampler, type TokenBatch, type TokenDataset } from './data.ts';
-import { type OptimizerSettings, type Params, createOptimizer } from './optimizer.ts';
+import { type Optimizer, type OptimizerSettings, type Params, createOptimizer } from './optimizer.ts';
 import { type ScheduleKind, checkSchedule, lrMultiplier } from './schedule.ts';
 
 export interface GradientResult {
@@ -99,15 +99,24 @@ function resolveConfig(o: TrainOptions): RunConfig {
   checkSchedule(schedule);
   const params: Record<string, number> = {};
   for (const [name, p] of o.params) params[name] = p.length;
-  return { batchSize: o.batchSize, seqLen: o.data.seqLen, gradAccumSteps, totalSteps, seed: o.seed ?? 0, optimizer: o.optimizer, schedule, clipNorm, params };
+  return { batchSize: o.batchSize, seqLen: o.data.seqLen, data: o.data.fingerprint(), gradAccumSteps, totalSteps, seed: o.seed ?? 0, optimizer: o.optimizer, schedule, clipNorm, params };
 }
 
 /** Refuse to continue a checkpoint made with different settings: the result would be neither run. */
 function checkSameConfig(dir: string, saved: RunConfig, now: RunConfig): void {
-  const a = JSON.stringify(saved), b = JSON.stringify(now);
-  if (a === b) return;
-  const diff = (Object.keys(now) as (keyof RunConfig)[]).filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(now[k]));
+  const diff = (Object.keys(now) as (keyof RunConfig)[]).filter((k) => stableJson(saved[k]) !== stableJson(now[k]));
+  if (diff.length === 0) return;
   throw new RecallError('E_INVALID_ARGUMENT', `${dir}: checkpoint was made with different settings (${diff.join(', ')}); resume with the same settings or use a new checkpointDir`, { file: dir, fields: diff });
+}
+
+/** JSON with object keys sorted, so settings given in another key order still compare equal. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${stableJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }
 
 /** Token-weighted mean of micro-batch gradients (= the gradient of the mean loss over all their tokens). */
@@ -155,6 +164,62 @@ function checkGradient(r: GradientResult, params: Params, step: number): void {
   }
 }
 
+interface Restored { st: CheckpointState; resumedFrom?: number; skippedCheckpoints?: string[] }
+
+/** A fresh run's state, or the newest checkpoint's with params, optimizer and sampler restored from it. */
+function startOrResume(o: TrainOptions, config: RunConfig, sampler: BatchSampler, optimizer: Optimizer): Restored {
+  const fresh: CheckpointState = {
+    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step: 0, tokensSeen: 0, sampler: sampler.state(),
+    pendingEval: false, config, lossHistory: [], evalHistory: [],
+  };
+  if (!o.checkpointDir) return { st: fresh };
+  const latest = o.resume ? loadLatestCheckpoint(o.checkpointDir) : undefined;
+  if (!latest) {
+    if (!o.resume && listCheckpoints(o.checkpointDir).length) {
+      throw invalid('checkpointDir', `${o.checkpointDir} already holds checkpoints; pass resume: true or use an empty folder`, o.checkpointDir);
+    }
+    return { st: fresh };
+  }
+  checkSameConfig(latest.dir, latest.state.config, config);
+  for (const [name, p] of o.params) {
+    const saved = latest.params.get(name);
+    if (saved?.length !== p.length) throw invalid('params', `${latest.dir}: parameter '${name}' is missing or has another size`, name);
+    p.set(saved);
+  }
+  optimizer.importState(latest.optimizer, o.params);
+  sampler.restore(latest.state.sampler);
+  return { st: latest.state, resumedFrom: latest.state.step, ...(latest.skipped.length ? { skippedCheckpoints: latest.skipped } : {}) };
+}
+
+/** Token-weighted mean loss over the held-out batches; 'cancelled' when the signal fires first. */
+async function evaluateHeldOut(o: TrainOptions, step: number, signal: AbortSignal): Promise<EvalRecord | undefined | 'cancelled'> {
+  let loss = 0, tokens = 0;
+  for (const batch of o.data.heldOutBatches(o.evalBatchSize ?? o.batchSize, o.evalBatches)) {
+    if (signal.aborted) return 'cancelled';
+    const r = await o.evaluate!(batch, signal);
+    loss += r.loss * r.tokens;
+    tokens += r.tokens;
+  }
+  if (signal.aborted) return 'cancelled';
+  return tokens > 0 ? { step, loss: loss / tokens, tokens } : undefined;
+}
+
+/** One step's micro-batches; undefined when cancelled, with the sampler rewound to the step's start. */
+async function accumulateStep(o: TrainOptions, config: RunConfig, sampler: BatchSampler, step: number, signal: AbortSignal): Promise<Accumulator | undefined> {
+  const stepStart = sampler.state();
+  const acc = new Accumulator();
+  for (let k = 0; k < config.gradAccumSteps; k++) {
+    if (signal.aborted) {
+      sampler.restore(stepStart); // drop the partial step: the resumed run redoes it whole
+      return undefined;
+    }
+    const r = await o.gradient(sampler.next(), signal);
+    checkGradient(r, o.params, step);
+    acc.add(r);
+  }
+  return acc;
+}
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const config = resolveConfig(o);
   const evalEvery = o.evalEvery === undefined ? 0 : positiveInt('evalEvery', o.evalEvery, 0);
@@ -162,30 +227,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const sampler = new BatchSampler(o.data, o.batchSize, config.seed);
   const optimizer = createOptimizer(o.optimizer);
   const signal = o.signal ?? new AbortController().signal;
-  let st: CheckpointState = {
-    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step: 0, tokensSeen: 0, sampler: sampler.state(),
-    pendingEval: false, config, lossHistory: [], evalHistory: [],
-  };
-  const result: Partial<TrainResult> = {};
-
-  if (o.checkpointDir) {
-    const latest = o.resume ? loadLatestCheckpoint(o.checkpointDir) : undefined;
-    if (latest) {
-      checkSameConfig(latest.dir, latest.state.config, config);
-      for (const [name, p] of o.params) {
-        const saved = latest.params.get(name);
-        if (saved?.length !== p.length) throw invalid('params', `${latest.dir}: parameter '${name}' is missing or has another size`, name);
-        p.set(saved);
-      }
-      optimizer.importState(latest.optimizer, o.params);
-      sampler.restore(latest.state.sampler);
-      st = latest.state;
-      result.resumedFrom = st.step;
-      if (latest.skipped.length) result.skippedCheckpoints = latest.skipped;
-    } else if (!o.resume && listCheckpoints(o.checkpointDir).length) {
-      throw invalid('checkpointDir', `${o.checkpointDir} already holds checkpoints; pass resume: true or use an empty folder`, o.checkpointDir);
-    }
-  }
+  const { st, ...result } = startOrResume(o, config, sampler, optimizer) as Restored & { checkpoint?: string };
 
   let savedStep = -1;
   const save = () => {
@@ -201,19 +243,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const { step, tokensSeen, lossHistory, evalHistory } = st;
     return { status, step, totalSteps: config.totalSteps, tokensSeen, lossHistory, evalHistory, ...result };
   };
-
-  /** Runs the eval due at st.step; false when cancelled (the eval stays pending). */
+  /** Runs the eval due at st.step; false when cancelled (it stays pending in the checkpoint). */
   const runEval = async (): Promise<boolean> => {
     st.pendingEval = true;
-    let loss = 0, tokens = 0;
-    for (const batch of o.data.heldOutBatches(o.evalBatchSize ?? o.batchSize, o.evalBatches)) {
-      if (signal.aborted) return false;
-      const r = await o.evaluate!(batch, signal);
-      loss += r.loss * r.tokens;
-      tokens += r.tokens;
-    }
-    if (signal.aborted) return false;
-    if (tokens > 0) st.evalHistory.push({ step: st.step, loss: loss / tokens, tokens });
+    const r = await evaluateHeldOut(o, st.step, signal);
+    if (r === 'cancelled') return false;
+    if (r) st.evalHistory.push(r);
     st.pendingEval = false;
     return true;
   };
@@ -221,19 +256,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   if (st.pendingEval && !(await runEval())) return finish('cancelled');
   const t0 = performance.now(), step0 = st.step, tokens0 = st.tokensSeen;
-
   while (st.step < config.totalSteps) {
-    const stepStart = sampler.state();
-    const acc = new Accumulator();
-    for (let k = 0; k < config.gradAccumSteps; k++) {
-      if (signal.aborted) {
-        sampler.restore(stepStart); // drop the partial step: the resumed run redoes it whole
-        return finish('cancelled');
-      }
-      const r = await o.gradient(sampler.next(), signal);
-      checkGradient(r, o.params, st.step);
-      acc.add(r);
-    }
+    const acc = await accumulateStep(o, config, sampler, st.step, signal);
+    if (!acc) return finish('cancelled');
     const { loss, grads } = acc.result();
     const gradNorm = config.clipNorm === null ? globalGradNorm(grads.values()) : clipGradNorm(grads, config.clipNorm);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
