@@ -30,6 +30,7 @@ export type RecallErrorCode =
   // run store (main/engine/store)
   | 'E_STORE_NEWER' // the database was written by a newer Recall
   | 'E_STORE_CORRUPT' // not a SQLite database, or a row that cannot be decoded
+  | 'E_STORE_MIGRATION' // a schema migration failed (and was rolled back)
   | 'E_RUN_TRANSITION' // a run status change the lifecycle does not allow
   | 'E_RUN_IN_USE'; // a run or model others depend on (children, running job)
 

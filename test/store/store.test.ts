@@ -175,7 +175,7 @@ describe('migrations', () => {
         },
       },
     ];
-    assertFails(() => migrate(db, { file: 'mem.db', migrations: broken }), 'E_STORE_CORRUPT', 'mem.db', `migration ${LATEST_SCHEMA_VERSION + 1} (half done)`, 'disk on fire');
+    assertFails(() => migrate(db, { file: 'mem.db', migrations: broken }), 'E_STORE_MIGRATION', 'mem.db', `migration ${LATEST_SCHEMA_VERSION + 1} (half done)`, 'disk on fire');
     assert.equal(appliedVersion(db), LATEST_SCHEMA_VERSION);
     assert.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE name = 'half_done'").all(), []);
     assert.equal(db.pragma('foreign_keys', { simple: true }), 1, 'foreign keys back on after the failure');

@@ -100,6 +100,9 @@ export function migrate(db: SqliteDatabase, options: MigrateOptions): MigrateRes
 function applyOne(db: SqliteDatabase, m: Migration, file: string): void {
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const run = db.transaction(() => {
+    // Two processes opening a new home at once both see version 0; the second to take the
+    // write lock finds the migration done and must not run it again.
+    if (appliedVersion(db) >= m.version) return;
     m.up(db);
     const orphans = db.pragma('foreign_key_check') as unknown[];
     if (orphans.length) throw new Error(`${orphans.length} rows violate foreign keys afterwards`);
@@ -109,7 +112,7 @@ function applyOne(db: SqliteDatabase, m: Migration, file: string): void {
     run.immediate();
   } catch (err) {
     throw new RecallError(
-      'E_STORE_CORRUPT',
+      'E_STORE_MIGRATION',
       `run database '${file}': migration ${m.version} (${m.name}) failed and was rolled back: ${(err as Error).message}`,
       { file, version: m.version },
       { cause: err },
