@@ -49,8 +49,9 @@ function startWriter(doneRuns: number, onReady: () => void): Promise<{ child: Ch
   });
 }
 
-test(`kill -9 mid-write (${ROUNDS} rounds): integrity ok, records all-or-nothing, no run left running; a reader runs throughout`, async () => {
+test(`kill -9 mid-write (${ROUNDS} rounds): integrity ok, records all-or-nothing, no run left running; a reader runs throughout`, async (t) => {
   let reads = 0;
+  let midBatch = 0;
   for (let round = 0; round < ROUNDS; round++) {
     let ready = false;
     const writer = startWriter(2, () => (ready = true));
@@ -87,6 +88,7 @@ test(`kill -9 mid-write (${ROUNDS} rounds): integrity ok, records all-or-nothing
       assert.equal(counts.filter((r) => r.status === 'running').length, 0, 'no run left running');
       const killed = store.runs.require(begun);
       if (killed.status !== 'done') {
+        midBatch++;
         assert.equal(killed.status, 'failed');
         assert.equal(killed.error, INTERRUPTED_ERROR);
         assert.equal(killed.resumable, true);
@@ -97,5 +99,7 @@ test(`kill -9 mid-write (${ROUNDS} rounds): integrity ok, records all-or-nothing
       store.close();
     }
   }
+  // Timing decides whether a kill lands inside the batch; reported, not asserted, to stay unflaky.
+  t.diagnostic(`killed mid-batch in ${midBatch} of ${ROUNDS} rounds; ${reads} concurrent reads`);
   assert.ok(reads > 10, `the reader read ${reads} times while the writer wrote`);
 });
