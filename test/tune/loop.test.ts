@@ -2,7 +2,7 @@
 // bit-exact resume (in process and after kill -9 of a child process) and checkpoint safety.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -189,6 +189,10 @@ describe('checkpoints', () => {
     mkdirSync(stray);
     writeFileSync(join(stray, 'params.safetensors'), new Uint8Array([1, 2, 3]));
     assert.equal(loadLatestCheckpoint(dir)!.state.step, 8);
+    // A crash while replacing a same-step checkpoint: the old one was moved aside, the new one never landed.
+    renameSync(join(dir, 'step-00000008'), join(dir, '.old-step-00000008-xyz'));
+    assert.equal(loadLatestCheckpoint(dir)!.state.step, 8);
+    assert.ok(existsSync(join(dir, 'step-00000008')), 'moved-aside checkpoint restored');
     const resumed = await run({ checkpointDir: dir, checkpointEvery: 4, resume: true });
     assert.ok(!existsSync(stray), 'stray temp folder cleaned up by the next save');
     assertSameRun(resumed, await getBaseline(), 'resumed past a stray temp folder');

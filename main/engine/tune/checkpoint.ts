@@ -7,6 +7,7 @@
 //       optimizer.safetensors   exp_avg.<name>, exp_avg_sq.<name> (AdamW) or momentum_buffer.<name> (SGD)
 //       state.json              CheckpointState: step, sampler (RNG) position, schedule, loss history...
 //     .tmp-step-00000048-...    a write in progress (or one a crash interrupted): ignored, removed later
+//     .old-step-00000040-...    a same-step checkpoint being replaced: restored if its replacement never landed
 //
 // A checkpoint is written into a temp folder in the same directory, each file fsynced, the
 // folder fsynced, then renamed to its final name (rename(2) is atomic within a filesystem)
@@ -89,17 +90,26 @@ export function listCheckpoints(root: string): { step: number; dir: string }[] {
     .sort((a, b) => a.step - b.step);
 }
 
-/** Remove leftovers of interrupted writes (single writer per directory assumed). */
-function removeStrays(root: string): void {
+/**
+ * Clean up after an interrupted save (single writer per directory assumed): temp folders go;
+ * a step moved aside for a same-step re-save whose replacement never landed is moved back.
+ */
+function recoverInterrupted(root: string): void {
   for (const name of readdirSync(root)) {
-    if (name.startsWith(TEMP_PREFIX) || name.startsWith(OLD_PREFIX)) rmSync(join(root, name), { recursive: true, force: true });
+    if (name.startsWith(TEMP_PREFIX)) rmSync(join(root, name), { recursive: true, force: true });
+  }
+  for (const name of readdirSync(root)) {
+    if (!name.startsWith(OLD_PREFIX)) continue;
+    const original = join(root, `step-${name.slice(OLD_PREFIX.length).split('-')[0]}`);
+    if (existsSync(original)) rmSync(join(root, name), { recursive: true, force: true });
+    else renameSync(join(root, name), original);
   }
 }
 
 /** Write a checkpoint atomically; returns its folder. Keeps the newest `keep` checkpoints. */
 export function saveCheckpoint(root: string, ck: Omit<Checkpoint, 'dir'>, shapes?: Map<string, number[]>, keep = 2): string {
   mkdirSync(root, { recursive: true });
-  removeStrays(root);
+  recoverInterrupted(root);
   const name = checkpointName(ck.state.step);
   const temp = join(root, `${TEMP_PREFIX}${name.slice(5)}-${process.pid}-${Date.now().toString(36)}`);
   mkdirSync(temp);
@@ -118,7 +128,7 @@ export function saveCheckpoint(root: string, ck: Omit<Checkpoint, 'dir'>, shapes
   if (existsSync(final)) renameSync(final, join(root, `${OLD_PREFIX}${name.slice(5)}-${Date.now().toString(36)}`));
   renameSync(temp, final);
   fsyncPath(root, 'r');
-  removeStrays(root);
+  recoverInterrupted(root);
   const all = listCheckpoints(root);
   for (const old of all.slice(0, Math.max(0, all.length - Math.max(1, keep)))) rmSync(old.dir, { recursive: true, force: true });
   return final;
@@ -160,6 +170,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
  */
 export function loadLatestCheckpoint(root: string): (Checkpoint & { skipped: string[] }) | undefined {
   const skipped: string[] = [];
+  if (existsSync(root)) recoverInterrupted(root);
   for (const { dir } of listCheckpoints(root).reverse()) {
     try {
       return { ...loadCheckpoint(dir), skipped };
