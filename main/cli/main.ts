@@ -6,6 +6,7 @@ import { isRecallError } from '../engine/errors.ts';
 import { UsageError } from './args.ts';
 import { generateCommand, logprobsCommand, modelsCommand } from './models.ts';
 import { type Output, consoleOutput } from './output.ts';
+import { trainCommand } from './train.ts';
 
 const HELP = `recall: is a compressed LLM's knowledge forgotten or displaced?
 
@@ -18,6 +19,11 @@ commands:
   generate --model DIR --prompt P [--max-tokens N] [--stop S]... [--json]
                                        greedy generation with a KV cache
 
+  train --model DIR --data FILE --out DIR [--steps N | --tokens N] [--lr X] [--batch-size B]
+        [--seq-len T] [--grad-accum K] [--warmup N] [--schedule linear|cosine|constant]
+        [--eval-every N] [--checkpoint-every N] [--seed S] [--resume] [--json]
+                                       full fine-tuning (AdamW) through ONNX Runtime; resumable
+
 options for commands that run a model:
   --ep cpu|cuda|dml|coreml|webgpu      execution provider (falls back to cpu, saying why)
   --threads N                          ONNX Runtime intra-op threads
@@ -25,7 +31,7 @@ options for commands that run a model:
 `;
 
 type Command = (argv: string[], out: Output) => Promise<number>;
-const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand };
+const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand };
 
 export async function main(argv: string[], out: Output = consoleOutput()): Promise<number> {
   const [name, ...rest] = argv;
