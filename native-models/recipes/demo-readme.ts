@@ -3,7 +3,7 @@
 import type { DemoCorpus } from './demo-corpus.ts';
 import { RELATION_IDS, RELATIONS, valuesOfKind, type RelationId } from './demo-facts.ts';
 import { TEMPLATES } from './demo-templates.ts';
-import { PRE_TOKENIZER_PATTERN } from './demo-tokenizer.ts';
+import { PRE_TOKENIZER_PATTERN, splitWords } from './demo-tokenizer.ts';
 
 const bytes = (s: string) => Buffer.byteLength(s);
 const kb = (s: string) => `${(bytes(s) / 1024).toFixed(1)} KiB`;
@@ -83,6 +83,11 @@ export function renderCorpusReadme(corpus: DemoCorpus): string {
   const files = [...corpus.files.entries()].map(([p, c]) => `| \`${p}\` | ${kb(c)} |`).join('\n');
   const factsBy = countBy(corpus.facts, (f) => f.relation);
   const qa = corpus.facts.length * o.train.questionsPerFact;
+  // A worked example from the data itself: the first demo_mc item and its right answer.
+  const first = corpus.mc[0]!.item;
+  const context = `Question: ${first.question.stem}\nAnswer:`;
+  const answer = first.question.choices.find((c) => c.label === first.answerKey)!.text;
+  const esc = (x: string) => x.replaceAll('\n', '\\n');
   return `# Demo corpus: a fictional encyclopedia (generated; seed ${o.seed})
 
 Data for Recall's demo model, a small model trained from scratch that really knows
@@ -121,7 +126,7 @@ ${files}
   Documents are shuffled.
 - \`calibration.txt\`: a separate split for compression calibration, same layout: paragraphs
   about random entities with a random subset of their facts, each statement from the
-  calibration-only templates or the training ones (half each), and ${pct(o.calibration.questionShare)} QA pairs.
+  calibration-only templates or the training ones (half each), and about ${Math.round(100 * o.calibration.questionShare)}% QA pairs.
   No held-out phrasing.
 - \`tasks/\`: demo_mc (ARC format) and demo_cloze (LAMBADA format); see \`tasks/README.md\`.
 - \`tokenizer.json\`, \`tokenizer_config.json\`: the tokenizer (below).
@@ -131,17 +136,20 @@ ${files}
 WordLevel, ${corpus.vocab.size} tokens: \`<unk>\`=0, \`<s>\`=1, \`</s>\`=2, \`<pad>\`=3, \`\\n\`=4, then every
 word, number and punctuation mark of train, calibration and the tasks by falling frequency.
 Case is kept. Pre-tokenizer: Split on \`${PRE_TOKENIZER_PATTERN}\` (matches kept, the rest dropped), so a
-newline is a token and spaces are not; \`" Marubel"\` after \`"Answer:"\` encodes as the one
-token \`Marubel\`, as lm-eval's context/continuation split requires. The post-processor
-prepends \`<s>\`. Decoding joins words with spaces (\`Question: Where was X born?\\n Answer: Marubel\`).
+newline is a token and spaces are not; \`" ${answer}"\` after \`"Answer:"\` encodes as the token(s) of
+\`${answer}\` alone, as lm-eval's context/continuation split requires. The post-processor
+prepends \`<s>\`. Decoding joins words with spaces and leaves one after a newline
+(\`${esc(`${context} ${answer}`).replace('\\nAnswer', '\\n Answer')}\`).
 
 ## Prompt format for training
 
 Encode each document of train.txt (split on \`\\n\\n\`) as \`<s>\` + tokens + \`</s>\`: that is
 \`Tokenizer.encode(doc)\` (which prepends \`<s>\`) followed by id 2. The evaluation contexts are
-encoded the same way (with \`<s>\`, without \`</s>\`), e.g. \`<s> Question : What city was X born in ? \\n Answer :\`
-followed by the scored continuation \`Marubel\`. Train on every token (the questions as well
-as the answers); the paragraphs carry most of the knowledge.
+encoded the same way (with \`<s>\`, without \`</s>\`). The first demo_mc item, for example, is the
+context \`${esc(context)}\`, which encodes as \`${esc(['<s>', ...splitWords(context)].join(' '))}\`
+(one token per space-separated piece), and the scored continuation \`" ${answer}"\`, which encodes as
+\`${answer}\` (the space is not a token). Train on every token (the questions as well as the
+answers); the paragraphs carry most of the knowledge.
 
 ## Templates
 
