@@ -7,7 +7,7 @@
 import { GraphBuilder } from '../onnx/builder.ts';
 import { isFloat } from '../onnx/dtypes.ts';
 import type { Model, Node } from '../onnx/ir.ts';
-import { RuleContext } from './context.ts';
+import { RuleContext, scalarOf } from './context.ts';
 import { GRADIENT_RULES, NON_DIFFERENTIABLE } from './rules.ts';
 
 export interface GradientOptions {
@@ -65,7 +65,7 @@ export function buildGradientGraph(forward: Model, o: GradientOptions): Model {
 
   const lossShape = b.info(o.loss).shape;
   if (lossShape === null || lossShape.length !== 0) throw new Error(`autodiff: the loss '${o.loss}' must be a scalar (shape ${JSON.stringify(lossShape)})`);
-  addGrad(o.loss, b.scalar(1));
+  addGrad(o.loss, scalarOf(b, 1, b.info(o.loss).dtype)); // seed dL/dL = 1 in the loss's dtype
   for (const n of onPath) {
     const rule = GRADIENT_RULES[n.opType];
     if (!rule) throw new Error(`autodiff: no gradient rule for ${n.opType} (node '${n.name}')`);

@@ -3,6 +3,7 @@
 // does not register them).
 
 import type { GraphBuilder } from '../onnx/builder.ts';
+import { type DType, ONNX_DTYPE, float32ToFloat16Bits } from '../onnx/dtypes.ts';
 import type { Node, Shape } from '../onnx/ir.ts';
 
 export class RuleContext {
@@ -51,8 +52,24 @@ export class RuleContext {
     return t ? Array.from(t.data as ArrayLike<number | bigint>, Number) : undefined;
   }
 
+  dtypeOf(v: string): DType { return this.b.info(v).dtype; }
+
+  /** ONNX type code of `v`'s dtype, for Cast's `to`. */
+  dtypeCode(v: string): number { return ONNX_DTYPE[this.dtypeOf(v)]; }
+
+  /**
+   * A scalar constant in `like`'s dtype: ONNX binary ops do not promote, so a float32
+   * constant next to a float64 or float16 value fails at session load.
+   */
+  scalar(value: number, like: string): string { return scalarOf(this.b, value, this.dtypeOf(like)); }
+
+  /** Zeros of `v`'s shape and dtype (ConstantOfShape is float32 unless given a value). */
   zerosLike(v: string): string {
-    return this.op('ConstantOfShape', [this.op('Shape', [v])]);
+    const t = this.dtypeOf(v);
+    const shape = this.op('Shape', [v]);
+    if (t === 'float32') return this.op('ConstantOfShape', [shape]);
+    const data = t === 'float64' ? new Float64Array(1) : new Uint16Array(1);
+    return this.b.op1('ConstantOfShape', [shape], { value: { kind: 'tensor', value: { name: 'value', dtype: t, dims: [1], data } } });
   }
 
   /**
@@ -90,6 +107,12 @@ export class RuleContext {
     this.b.refineShape(out, ls);
     return out;
   }
+}
+
+/** A scalar constant of any float dtype (the builder's scalar() cannot encode float16). */
+export function scalarOf(b: GraphBuilder, value: number, dtype: DType): string {
+  if (dtype === 'float16') return b.constant('float16', [], Uint16Array.of(float32ToFloat16Bits(value)));
+  return b.scalar(value, dtype);
 }
 
 export type GradRule = (c: RuleContext) => (string | null)[];

@@ -71,7 +71,7 @@ const layerNorm: GradRule = (c) => {
   const mean = c.op('ReduceMean', [x, last], { keepdims: 1 });
   const xc = c.op('Sub', [x, mean]);
   const variance = c.op('ReduceMean', [c.op('Mul', [xc, xc]), last], { keepdims: 1 });
-  const rstd = c.op('Reciprocal', [c.op('Sqrt', [c.op('Add', [variance, c.b.scalar(eps)])])]);
+  const rstd = c.op('Reciprocal', [c.op('Sqrt', [c.op('Add', [variance, c.scalar(eps, x)])])]);
   const xhat = c.op('Mul', [xc, rstd]);
   const gw = c.op('Mul', [g, w]);
   let dx: string | null = null;
@@ -98,20 +98,21 @@ export const GRADIENT_RULES: Record<string, GradRule> = {
     c.need(1) ? c.unbroadcast(c.op('Neg', [c.op('Div', [c.op('Mul', [c.g0, c.y()]), c.x(1)])]), c.x(1)) : null,
   ],
   Neg: (c) => [c.op('Neg', [c.g0])],
-  Sqrt: (c) => [c.op('Div', [c.g0, c.op('Mul', [c.y(), c.b.scalar(2)])])],
+  Sqrt: (c) => [c.op('Div', [c.g0, c.op('Mul', [c.y(), c.scalar(2, c.y())])])],
   Reciprocal: (c) => [c.op('Neg', [c.op('Mul', [c.g0, c.op('Mul', [c.y(), c.y()])])])],
   Exp: (c) => [c.op('Mul', [c.g0, c.y()])],
   Log: (c) => [c.op('Div', [c.g0, c.x(0)])],
-  Tanh: (c) => [c.op('Mul', [c.g0, c.op('Sub', [c.b.scalar(1), c.op('Mul', [c.y(), c.y()])])])],
-  Sigmoid: (c) => [c.op('Mul', [c.g0, c.op('Mul', [c.y(), c.op('Sub', [c.b.scalar(1), c.y()])])])],
-  Relu: (c) => [c.op('Where', [c.op('Greater', [c.x(0), c.b.scalar(0)]), c.g0, c.b.scalar(0)])],
-  Erf: (c) => [c.op('Mul', [c.g0, c.op('Mul', [c.b.scalar(2 / SQRT_PI), c.op('Exp', [c.op('Neg', [c.op('Mul', [c.x(0), c.x(0)])])])])])],
+  Tanh: (c) => [c.op('Mul', [c.g0, c.op('Sub', [c.scalar(1, c.y()), c.op('Mul', [c.y(), c.y()])])])],
+  Sigmoid: (c) => [c.op('Mul', [c.g0, c.op('Mul', [c.y(), c.op('Sub', [c.scalar(1, c.y()), c.y()])])])],
+  Relu: (c) => [c.op('Where', [c.op('Greater', [c.x(0), c.scalar(0, c.x(0))]), c.g0, c.scalar(0, c.g0)])],
+  Erf: (c) => [c.op('Mul', [c.g0, c.op('Mul', [c.scalar(2 / SQRT_PI, c.x(0)), c.op('Exp', [c.op('Neg', [c.op('Mul', [c.x(0), c.x(0)])])])])])],
   Sin: (c) => [c.op('Mul', [c.g0, c.op('Cos', [c.x(0)])])],
   Cos: (c) => [c.op('Neg', [c.op('Mul', [c.g0, c.op('Sin', [c.x(0)])])])],
   Pow: (c) => {
     if (c.need(1)) throw new Error(`autodiff: Pow '${c.node.name}': gradient w.r.t. the exponent is not supported`);
-    const p = c.x(1);
-    const dx = c.op('Mul', [c.g0, c.op('Mul', [p, c.op('Pow', [c.x(0), c.op('Sub', [p, c.b.scalar(1)])])])]);
+    // An integer exponent is legal ONNX; the derivative p * x^(p-1) needs it in x's dtype.
+    const p = c.dtypeOf(c.x(1)) === c.dtypeOf(c.x(0)) ? c.x(1) : c.op('Cast', [c.x(1)], { to: c.dtypeCode(c.x(0)) });
+    const dx = c.op('Mul', [c.g0, c.op('Mul', [p, c.op('Pow', [c.x(0), c.op('Sub', [p, c.scalar(1, p)])])])]);
     return [c.unbroadcast(dx, c.x(0)), null];
   },
   MatMul: matmul,
@@ -126,7 +127,8 @@ export const GRADIENT_RULES: Record<string, GradRule> = {
   },
   ReduceSum: (c) => [expandReduced(c, c.g0), null],
   ReduceMean: (c) => {
-    const count = c.op('Div', [c.op('Cast', [c.op('Size', [c.x(0)])], { to: 1 }), c.op('Cast', [c.op('Size', [c.y()])], { to: 1 })]);
+    const to = c.dtypeCode(c.x(0));
+    const count = c.op('Div', [c.op('Cast', [c.op('Size', [c.x(0)])], { to }), c.op('Cast', [c.op('Size', [c.y()])], { to })]);
     return [c.op('Div', [expandReduced(c, c.g0), count]), null];
   },
   Reshape: (c) => [c.op('Reshape', [c.g0, c.op('Shape', [c.x(0)])]), null],
@@ -164,7 +166,7 @@ export const GRADIENT_RULES: Record<string, GradRule> = {
     return [c.op('Concat', parts, { axis }), null];
   },
   Where: (c) => {
-    const zero = c.b.scalar(0);
+    const zero = c.scalar(0, c.g0);
     return [
       null,
       c.need(1) ? c.unbroadcast(c.op('Where', [c.x(0), c.g0, zero]), c.x(1)) : null,
