@@ -57,8 +57,9 @@ export function buildGradientGraph(forward: Model, o: GradientOptions): Model {
     const parts = grads.get(v);
     if (!parts?.length) return null;
     if (parts.length === 1) return parts[0]!;
-    // Sum the contributions once, then reuse the sum.
-    const total = parts.slice(1).reduce((acc, p) => b.op1('Add', [acc, p]), parts[0]!);
+    // Sum the contributions once, then reuse the sum. Under /grad/: a top-level auto-named
+    // 'Add' would collide with a forward node '/Add' (fromModel starts a fresh name counter).
+    const total = b.scope('grad/accumulate', () => parts.slice(1).reduce((acc, p) => b.op1('Add', [acc, p]), parts[0]!));
     grads.set(v, [total]);
     return total;
   };
