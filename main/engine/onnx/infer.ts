@@ -205,7 +205,7 @@ const RULES: Record<string, Rule> = {
     return [{ dtype: dt(ins[0]), shape: s && perm ? perm.map((p) => s[p]!) : null }];
   },
   GatherElements: (ins) => [{ dtype: dt(ins[0]), shape: sh(ins[1]) }],
-  ScatterElements: same,
+  ScatterElements: same, ScatterND: same,
   Expand: (ins) => {
     if (ins[1]?.shapeOf) return [{ dtype: dt(ins[0]), shape: broadcastShapes([sh(ins[0]), ins[1].shapeOf]) }];
     const target = constInts(ins[1]);
