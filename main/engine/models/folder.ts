@@ -89,6 +89,7 @@ export function canonicalOptWeights(w: SafetensorsWeights): WeightSource {
     info: (name): WeightInfo => ({ ...w.info(stored(name)), name }),
     readFloat32: (name) => w.readFloat32(stored(name)),
     readFloat16: (name) => w.readFloat16(stored(name)),
+    readFloat32Chunks: (name, emit) => w.readFloat32Chunks(stored(name), emit),
     close: () => w.close(),
   };
 }

@@ -2,7 +2,7 @@
 // (logits, log-probabilities, final hidden state) common to both model families.
 
 import type { DecoderConfig } from './types.ts';
-import { type LayerContext, readWeight, weightInit } from './graph-layers.ts';
+import { type LayerContext, storedWeight } from './graph-layers.ts';
 
 export interface EmbeddedInputs {
   /** [batch, prompt+seq, embedDim] token (and soft-prompt) embeddings. */
@@ -20,7 +20,7 @@ export function embedInputs(ctx: LayerContext, config: DecoderConfig, embedName:
   const ids = b.input('input_ids', 'int64', ['batch', 'seq']);
   const [vocab, dim] = ctx.weights.info(embedName).shape as [number, number];
   if (vocab !== config.vocabSize) throw new Error(`${embedName}: ${vocab} rows but config vocab_size is ${config.vocabSize}`);
-  const embedInit = weightInit(ctx, embedName, [vocab, dim], readWeight(ctx, embedName));
+  const embedInit = storedWeight(ctx, embedName, [vocab, dim]);
   let h = b.op1('Gather', [embedInit, ids], { axis: 0 }, { name: '/model/embed_tokens/Gather' });
   if (options.softPrompt) {
     const prompt = b.input('prompt_embeds', 'float32', ['batch', 'prompt', dim]);
@@ -41,14 +41,31 @@ export function finishGraph(ctx: LayerContext, _config: DecoderConfig, final: st
   if (options.logits === 'last') {
     x = b.op1('Slice', [final, b.int64s([-1]), b.int64s([2 ** 62]), b.int64s([1])], {}, { name: '/lm_head/LastPosition' });
   }
-  const wT = b.op1('Transpose', [lmHead], { perm: [1, 0] }, { name: '/lm_head/Transpose' });
-  const logits = b.op1('MatMul', [x, wT], {}, { name: '/lm_head/MatMul' });
+  const logits = options.externalWeights ? lmHeadGemm(ctx, x, lmHead) : b.op1('MatMul', [x, b.op1('Transpose', [lmHead], { perm: [1, 0] }, { name: '/lm_head/Transpose' })], {}, { name: '/lm_head/MatMul' });
   b.output(logits, 'logits');
   if (options.logprobs) b.output(b.op1('LogSoftmax', [logits], { axis: -1 }, { name: '/lm_head/LogSoftmax' }), 'logprobs');
   if (options.loss) {
     if (options.logits === 'last') throw new Error('the loss needs logits for all positions');
     b.output(nextTokenLoss(ctx, logits), 'loss');
   }
+}
+
+/**
+ * logits = x @ W^T without a Transpose node: ORT would fold Transpose(W) into a second,
+ * in-memory copy of the (memory-mapped) embedding, the model's largest tensor. Gemm reads
+ * W [vocab, dim] in place through transB; it takes 2-D operands, hence the reshapes.
+ *   x [batch, seq, dim] ─Reshape─► [batch*seq, dim] ─Gemm(W, transB)─► [batch*seq, vocab] ─Reshape─► [batch, seq, vocab]
+ */
+function lmHeadGemm(ctx: LayerContext, x: string, lmHead: string): string {
+  const { b } = ctx;
+  return b.scope('lm_head', () => {
+    const [vocab, dim] = b.info(lmHead).shape as [number, number];
+    const rows = b.op1('Reshape', [x, b.int64s([-1, dim])], {}, { name: 'Flatten' });
+    const y = b.op1('Gemm', [rows, lmHead], { transB: 1 }, { name: 'Gemm' });
+    const lead = b.op1('Shape', [x], { start: 0, end: 2 }, { name: 'LeadShape' });
+    const shape = b.op1('Concat', [lead, b.int64s([vocab])], { axis: 0 }, { name: 'OutShape' });
+    return b.op1('Reshape', [y, shape], {}, { name: 'Unflatten' });
+  });
 }
 
 /**

@@ -3,7 +3,7 @@
 // mask, rotary embeddings and the attention core with grouped-query heads.
 
 import { type GraphBuilder } from '../onnx/builder.ts';
-import { toFloat16 } from '../onnx/dtypes.ts';
+import { bytesOf, toFloat16 } from '../onnx/dtypes.ts';
 import type { WeightSource } from './types.ts';
 import { FLOAT_MIN, type GraphOptions } from './graph-options.ts';
 
@@ -18,17 +18,69 @@ export function readWeight(ctx: LayerContext, name: string): Float32Array {
   return ctx.options.weightOverrides?.get(name) ?? ctx.weights.readFloat32(name);
 }
 
+/**
+ * The weight `name` as an initializer of shape `dims`, as stored. With an external-weight sink
+ * it is copied to the data file in chunks (no whole float32 copy) when the source can stream.
+ */
+export function storedWeight(ctx: LayerContext, name: string, dims: number[]): string {
+  const { weights, options } = ctx;
+  if (!options.externalWeights || options.weightOverrides?.has(name) || !weights.readFloat32Chunks) return weightInit(ctx, name, dims, readWeight(ctx, name));
+  const numel = dims.reduce((a, d) => a * d, 1);
+  return streamedWeightInit(ctx, name, dims, numel, (emit) => weights.readFloat32Chunks!(name, emit));
+}
+
 /** A weight initializer (float16-stored weights are cast back to float32 in the graph). */
 export function weightInit(ctx: LayerContext, name: string, dims: number[], data: Float32Array): string {
+  if (ctx.options.externalWeights) return streamedWeightInit(ctx, name, dims, data.length, (emit) => emit(data));
   if (ctx.options.weightDtype !== 'float16') return ctx.b.initializer(name, 'float32', dims, data);
   const stored = ctx.b.initializer(name, 'float16', dims, toFloat16(data));
   return ctx.b.op1('Cast', [stored], { to: 1 }, { name: `/weights/${name}/Cast` });
+}
+
+/**
+ * A weight produced as consecutive float32 chunks. With an external-weight sink each chunk is
+ * converted (float16 when asked) and written straight to the data file, so only the source
+ * tensor and one chunk are in memory; otherwise the chunks are joined into an initializer.
+ */
+export function streamedWeightInit(ctx: LayerContext, name: string, dims: number[], numel: number, produce: (emit: (chunk: Float32Array) => void) => void): string {
+  const sink = ctx.options.externalWeights;
+  const half = ctx.options.weightDtype === 'float16';
+  const dtype = half ? 'float16' : 'float32';
+  const bytes = numel * (half ? 2 : 4);
+  let stored: string;
+  if (sink && sink.accepts(bytes)) {
+    const at = sink.writeTensor(bytes, (write) => produce((chunk) => write(bytesOf(half ? toFloat16(chunk) : chunk))));
+    stored = ctx.b.externalInitializer(name, dtype, dims, at);
+  } else {
+    const all = new Float32Array(numel);
+    let at = 0;
+    produce((chunk) => { all.set(chunk, at); at += chunk.length; });
+    stored = half ? ctx.b.initializer(name, 'float16', dims, toFloat16(all)) : ctx.b.initializer(name, 'float32', dims, all);
+  }
+  return half ? ctx.b.op1('Cast', [stored], { to: 1 }, { name: `/weights/${name}/Cast` }) : stored;
 }
 
 export function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array {
   const t = new Float32Array(w.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c]!;
   return t;
+}
+
+/** Elements per chunk of a streamed transpose (4 MiB of float32). */
+const TRANSPOSE_CHUNK = 1 << 20;
+
+/** w [rows, cols] -> w^T [cols, rows], emitted a block of output rows at a time. */
+export function transposeChunks(w: Float32Array, rows: number, cols: number, emit: (chunk: Float32Array) => void): void {
+  const perChunk = Math.max(1, Math.floor(TRANSPOSE_CHUNK / Math.max(rows, 1)));
+  const buf = new Float32Array(Math.min(cols, perChunk) * rows);
+  for (let c0 = 0; c0 < cols; c0 += perChunk) {
+    const n = Math.min(perChunk, cols - c0);
+    for (let c = 0; c < n; c++) {
+      const base = c * rows, col = c0 + c;
+      for (let r = 0; r < rows; r++) buf[base + r] = w[r * cols + col]!;
+    }
+    emit(buf.subarray(0, n * rows));
+  }
 }
 
 /** Kaiming-uniform(a = sqrt 5) as torch.nn.init does for Linear: bound = 1 / sqrt(fan_in). */
@@ -56,7 +108,7 @@ export function linear(ctx: LayerContext, x: string, module: string, peftName: s
   const info = ctx.weights.info(`${module}.weight`);
   const [out, inp] = info.shape as [number, number];
   return b.scope(nodeScope, () => {
-    const wT = weightInit(ctx, `${module}.weight.T`, [inp, out], transpose2d(readWeight(ctx, `${module}.weight`), out, inp));
+    const wT = transposedWeight(ctx, `${module}.weight`, out, inp);
     let y = b.op1('MatMul', [x, wT], {}, { name: 'MatMul' });
     if (bias) y = b.op1('Add', [y, weightInit(ctx, `${module}.bias`, [out], readWeight(ctx, `${module}.bias`))], {}, { name: 'Add' });
     const lora = ctx.options.lora;
@@ -77,6 +129,13 @@ export function linear(ctx: LayerContext, x: string, module: string, peftName: s
   });
 }
 
+/** The [out, in] weight `name` stored as `${name}.T` [in, out], streamed to the sink when there is one. */
+function transposedWeight(ctx: LayerContext, name: string, out: number, inp: number): string {
+  const w = readWeight(ctx, name);
+  if (!ctx.options.externalWeights) return weightInit(ctx, `${name}.T`, [inp, out], transpose2d(w, out, inp));
+  return streamedWeightInit(ctx, `${name}.T`, [inp, out], w.length, (emit) => transposeChunks(w, out, inp, emit));
+}
+
 function hashName(s: string): number {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
@@ -92,7 +151,7 @@ export function rmsNorm(ctx: LayerContext, x: string, weightName: string, eps: n
     const mean = b.op1('ReduceMean', [sq, b.int64s([-1])], { keepdims: 1 }, { name: 'ReduceMean' });
     const rms = b.op1('Sqrt', [b.op1('Add', [mean, b.scalar(eps)], {}, { name: 'AddEps' })], {}, { name: 'Sqrt' });
     const normed = b.op1('Div', [x, rms], {}, { name: 'Div' });
-    return b.op1('Mul', [normed, weightInit(ctx, weightName, [dim], readWeight(ctx, weightName))], {}, { name: 'Mul' });
+    return b.op1('Mul', [normed, storedWeight(ctx, weightName, [dim])], {}, { name: 'Mul' });
   });
 }
 

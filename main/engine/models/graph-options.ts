@@ -9,6 +9,8 @@
 //            attentions.{i} [batch, heads, prompt+seq, past+prompt+seq];
 //            present.{i}.key|value [batch, kvHeads, past+prompt+seq, headDim] (keys after RoPE)
 
+import type { ExternalWeightSink } from '../onnx/external-weights.ts';
+
 export interface LoraOptions {
   /** Module names as in PEFT: q_proj, k_proj, v_proj, o_proj (out_proj for OPT), gate_proj, up_proj, down_proj, fc1, fc2. */
   targets: string[];
@@ -45,6 +47,12 @@ export interface GraphOptions {
   loss?: boolean;
   /** Replace weights by name (e.g. fake-quantized ones): HF tensor name -> row-major float32 data. */
   weightOverrides?: Map<string, Float32Array>;
+  /**
+   * Write each weight to this external-data file as it is created and keep only its location
+   * in the graph (large models; the graph must then be saved beside the file and opened
+   * from disk). Not part of the graph's meaning: snapshots and cache keys ignore it.
+   */
+  externalWeights?: ExternalWeightSink;
 }
 
 export const FLOAT_MIN = -3.4028234663852886e38;

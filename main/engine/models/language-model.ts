@@ -6,6 +6,7 @@ import { RecallError } from '../errors.ts';
 import type { ExecutionProvider } from '../runtime/providers.ts';
 import { buildModelGraph } from './build-graph.ts';
 import { loadModelFolder, type ModelFolder } from './folder.ts';
+import { DEFAULT_EXTERNAL_THRESHOLD, cachedModelGraph, graphWeightBytes } from './graph-cache.ts';
 import type { GraphOptions } from './graph-options.ts';
 import { type ContinuationScore, type Generation, ModelRunner } from './runner.ts';
 import { Tokenizer } from './tokenizer.ts';
@@ -17,7 +18,18 @@ export interface LoadOptions {
   /** Extra graph edits (LoRA, weight overrides...). */
   graph?: GraphOptions;
   onFallback?: (message: string) => void;
+  /**
+   * Models whose graph weights reach this many bytes (default 256 MiB) are built with their
+   * weights written to an external-data file in `cacheDir`, opened by ORT from disk
+   * (memory-mapped), and reused by later loads. Infinity keeps every model in memory.
+   */
+  externalThreshold?: number;
+  /** Folder of cached large-model graphs (default: recall-graph-cache in the OS temp dir). */
+  cacheDir?: string;
 }
+
+/** How the model's graph reached ORT: built in memory, or a cached file with external weights. */
+export type GraphSource = { kind: 'memory' } | { kind: 'file'; path: string; reused: boolean };
 
 export interface TokenLogprobs {
   tokens: string[];
@@ -29,20 +41,30 @@ export interface TokenLogprobs {
 }
 
 export class LanguageModel {
-  private constructor(readonly folder: ModelFolder, readonly tokenizer: Tokenizer, readonly runner: ModelRunner) {}
+  private constructor(
+    readonly folder: ModelFolder, readonly tokenizer: Tokenizer, readonly runner: ModelRunner, readonly graphSource: GraphSource,
+  ) {}
 
   static async load(dir: string, o: LoadOptions = {}): Promise<LanguageModel> {
     const folder = loadModelFolder(dir);
     try {
       if (!folder.tokenizerPath) throw new RecallError('E_TOKENIZER', `${dir}: no tokenizer.json in the model folder`, { file: dir });
       const tokenizer = Tokenizer.fromFolder(dir);
-      const graph = buildModelGraph(folder.config, folder.weights, {
+      const graphOptions: GraphOptions = {
         ...o.graph, pastKeyValues: true, logits: 'all', ...(o.weightDtype ? { weightDtype: o.weightDtype } : {}),
-      });
-      const runner = await ModelRunner.create(graph, folder.config, {
+      };
+      const session = {
         ...(o.ep ? { ep: o.ep } : {}), ...(o.threads ? { threads: o.threads } : {}), ...(o.onFallback ? { onFallback: o.onFallback } : {}),
-      });
-      return new LanguageModel(folder, tokenizer, runner);
+      };
+      const threshold = o.externalThreshold ?? DEFAULT_EXTERNAL_THRESHOLD;
+      if (graphWeightBytes(folder, graphOptions.weightDtype) < threshold) {
+        const runner = await ModelRunner.create(buildModelGraph(folder.config, folder.weights, graphOptions), folder.config, session);
+        return new LanguageModel(folder, tokenizer, runner, { kind: 'memory' });
+      }
+      const cached = cachedModelGraph(folder, graphOptions, o.cacheDir);
+      // Without pre-packing, MatMul reads the memory-mapped weights in place: one copy of each.
+      const runner = await ModelRunner.openFile(cached.path, folder.config, { ...session, disablePrepacking: true });
+      return new LanguageModel(folder, tokenizer, runner, { kind: 'file', path: cached.path, reused: cached.reused });
     } finally {
       folder.weights.close();
     }

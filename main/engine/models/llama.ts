@@ -12,8 +12,8 @@ import type { Model } from '../onnx/ir.ts';
 import type { DecoderConfig, WeightSource } from './types.ts';
 import type { GraphOptions } from './graph-options.ts';
 import {
-  type LayerContext, applyRotary, attentionBias, attentionCore, linear, readWeight, rmsNorm,
-  rotaryTables, splitHeads, weightInit, withPast,
+  type LayerContext, applyRotary, attentionBias, attentionCore, linear, rmsNorm,
+  rotaryTables, splitHeads, storedWeight, withPast,
 } from './graph-layers.ts';
 import { rotaryInvFreq } from './rope.ts';
 import { embedInputs, finishGraph } from './graph-io.ts';
@@ -63,7 +63,7 @@ export function buildLlamaGraph(config: DecoderConfig, weights: WeightSource, op
   const final = rmsNorm(ctx, h, 'model.norm.weight', config.normEps, 'model/norm');
   const lmHead = config.tieWordEmbeddings || !weights.has('lm_head.weight')
     ? embedInit
-    : weightInit(ctx, 'lm_head.weight', [config.vocabSize, hidden], readWeight(ctx, 'lm_head.weight'));
+    : storedWeight(ctx, 'lm_head.weight', [config.vocabSize, hidden]);
   finishGraph(ctx, config, final, lmHead);
   return b.build({ model_type: config.modelType, family: 'llama' });
 }

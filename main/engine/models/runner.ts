@@ -6,7 +6,7 @@
 // - generateGreedy: greedy decoding with a KV cache and stop strings.
 
 import type { Model } from '../onnx/ir.ts';
-import { type RecallSession, type SessionOptions, createSession } from '../runtime/session.ts';
+import { type RecallSession, type SessionOptions, createSession, openSessionFile } from '../runtime/session.ts';
 import { type HostTensor, float32, int64 } from '../runtime/tensors.ts';
 import type { DecoderConfig } from './types.ts';
 
@@ -54,6 +54,16 @@ export class ModelRunner {
     const inputs = new Set(model.graph.inputs.map((i) => i.name));
     if (!inputs.has('past_key_values.0.key')) throw new Error('ModelRunner needs a graph built with pastKeyValues');
     return new ModelRunner(await createSession(model, o), config);
+  }
+
+  /** Open a graph saved on disk (e.g. with external weights), built as for create(). */
+  static async openFile(path: string, config: DecoderConfig, o: SessionOptions = {}): Promise<ModelRunner> {
+    const session = await openSessionFile(path, o);
+    if (!session.inputNames.includes('past_key_values.0.key')) {
+      await session.release();
+      throw new Error(`${path}: ModelRunner needs a graph built with pastKeyValues`);
+    }
+    return new ModelRunner(session, config);
   }
 
   get ep(): string { return this.session.ep; }

@@ -226,6 +226,26 @@ export class SafetensorsWeights implements WeightSource {
     return out;
   }
 
+  readFloat32Chunks(name: string, emit: (chunk: Float32Array) => void): void {
+    const { shard, entry } = this.locate(name);
+    const dtype = this.weightDtype(shard.file, entry);
+    const numel = entry.byteLength / WEIGHT_ITEM_SIZE[dtype];
+    const out = new Float32Array(Math.min(numel, READ_CHUNK_BYTES / 4));
+    if (dtype === 'float32') {
+      for (let at = 0; at < numel; at += out.length) {
+        const view = out.subarray(0, Math.min(out.length, numel - at));
+        readExactly(shard.fd, shard.file, new Uint8Array(view.buffer, 0, view.byteLength), entry.start + at * 4);
+        emit(view);
+      }
+      return;
+    }
+    // streamConvert's chunks hold READ_CHUNK_BYTES / item <= out.length elements.
+    this.streamConvert(shard, entry, dtype, (chunk, count) => {
+      storedToFloat32(dtype, chunk, count, out, 0);
+      emit(out.subarray(0, count));
+    });
+  }
+
   readFloat16(name: string): Uint16Array {
     const { shard, entry } = this.locate(name);
     const dtype = this.weightDtype(shard.file, entry);

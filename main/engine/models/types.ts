@@ -70,5 +70,11 @@ export interface WeightSource {
   readFloat32(name: string): Float32Array;
   /** The tensor as float16 bits (converted from f32/bf16 when stored so). */
   readFloat16(name: string): Uint16Array;
+  /**
+   * The tensor as float32 in consecutive row-major chunks, each valid only during `emit`
+   * (so a large tensor can be copied elsewhere without a whole float32 copy). Optional:
+   * callers fall back to readFloat32.
+   */
+  readFloat32Chunks?(name: string, emit: (chunk: Float32Array) => void): void;
   close(): void;
 }

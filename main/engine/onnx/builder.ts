@@ -4,10 +4,10 @@
 // helpers are safe to call twice (the onnxruntime-genai builder's rule).
 
 import { createHash } from 'node:crypto';
-import { type AnyTypedArray, type DType, bytesOf } from './dtypes.ts';
+import { type AnyTypedArray, type DType, allocate, byteLength, bytesOf } from './dtypes.ts';
 import { inferOutputs } from './infer.ts';
 import {
-  type AttributeValue, type Graph, type Model, type Node, type Shape, type TensorData, type ValueInfo,
+  type AttributeValue, type ExternalLocation, type Graph, type Model, type Node, type Shape, type TensorData, type ValueInfo,
   DEFAULT_IR_VERSION, DEFAULT_OPSETS, numel,
 } from './ir.ts';
 
@@ -63,6 +63,10 @@ export class GraphBuilder {
     Object.assign(b.opsets, model.opsets);
     for (const i of model.graph.inputs) b.input(i.name, i.dtype, i.shape ?? []);
     for (const t of model.graph.initializers) {
+      if (t.external) {
+        b.externalInitializer(t.name, t.dtype, t.dims, t.external);
+        continue;
+      }
       b.initializer(t.name, t.dtype, t.dims, t.data);
       if (t.name.startsWith('/const/')) b.constByHash.set(constantHash(t.dtype, t.dims, t.data), t.name);
     }
@@ -130,6 +134,19 @@ export class GraphBuilder {
     this.initializers.push({ name, dtype, dims, data });
     this.values.set(name, { name, dtype, shape: dims });
     this.constants.set(name, data);
+    return name;
+  }
+
+  /**
+   * A named weight whose bytes already lie in an external-data file (external-weights.ts).
+   * The builder keeps only its location: no data, and no constant value for inference.
+   */
+  externalInitializer(name: string, dtype: DType, dims: number[], at: ExternalLocation): string {
+    if (this.values.has(name)) throw new Error(`initializer '${name}' is already defined`);
+    const want = byteLength(dtype, numel(dims));
+    if (at.length !== want) throw new Error(`initializer '${name}': ${at.length} external bytes for ${dtype}[${dims}] (expected ${want})`);
+    this.initializers.push({ name, dtype, dims, data: allocate(dtype, 0), external: { ...at } });
+    this.values.set(name, { name, dtype, shape: dims });
     return name;
   }
 

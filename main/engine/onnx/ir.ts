@@ -14,12 +14,25 @@ export interface ValueInfo {
   shape: Shape | null;
 }
 
-/** A constant tensor. `data` holds the elements (4-bit types: packed bytes). */
+/** Where an initializer's bytes lie in an external-data file (ONNX external_data entries). */
+export interface ExternalLocation {
+  /** File name relative to the model file. */
+  location: string;
+  offset: number;
+  length: number;
+}
+
+/**
+ * A constant tensor. `data` holds the elements (4-bit types: packed bytes), or is empty
+ * when `external` is set: the bytes were already written to an external-data file
+ * (large models, see external-weights.ts) and the IR keeps only their location.
+ */
 export interface TensorData {
   name: string;
   dtype: DType;
   dims: number[];
   data: AnyTypedArray;
+  external?: ExternalLocation;
 }
 
 export type AttributeValue =

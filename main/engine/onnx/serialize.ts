@@ -32,17 +32,23 @@ type Obj = Record<string, unknown>;
 
 function tensorProto(t: TensorData, placement?: { fileName: string; offset: number }): Obj {
   const base: Obj = { name: t.name, dims: t.dims, dataType: ONNX_DTYPE[t.dtype] };
+  if (t.external) return { ...base, dataLocation: 1, externalData: externalEntries(t.external.location, t.external.offset, t.external.length) };
   const raw = bytesOf(t.data);
   if (!placement) return { ...base, rawData: raw };
   return {
     ...base,
     dataLocation: 1,
-    externalData: [
-      { key: 'location', value: placement.fileName },
-      { key: 'offset', value: String(placement.offset) },
-      { key: 'length', value: String(raw.byteLength) },
-    ],
+    externalData: externalEntries(placement.fileName, placement.offset, raw.byteLength),
   };
+}
+
+/** TensorProto.external_data (onnx.proto: keys location, offset, length). */
+function externalEntries(location: string, offset: number, length: number): Obj[] {
+  return [
+    { key: 'location', value: location },
+    { key: 'offset', value: String(offset) },
+    { key: 'length', value: String(length) },
+  ];
 }
 
 function valueInfoProto(v: ValueInfo): Obj {
@@ -85,8 +91,13 @@ export function serializeModel(model: Model, external?: ExternalDataOptions): Se
   let offset = 0;
   const minBytes = external?.minBytes ?? 1024;
   const align = external?.align ?? 64;
+  const sinkFiles = new Set(model.graph.initializers.flatMap((t) => (t.external ? [t.external.location] : [])));
+  if (external && sinkFiles.has(external.fileName)) {
+    throw new Error(`external data file '${external.fileName}' already holds weights written while building; choose another file name`);
+  }
   const place = (t: TensorData) => {
-    if (!external || t.data.byteLength < minBytes) return undefined;
+    // Weights written by an ExternalWeightSink keep their own location.
+    if (!external || t.external || t.data.byteLength < minBytes) return undefined;
     offset = Math.ceil(offset / align) * align;
     const placed = { fileName: external.fileName, offset };
     chunks.push({ offset, data: bytesOf(t.data) });
@@ -106,6 +117,11 @@ export function serializeModel(model: Model, external?: ExternalDataOptions): Se
   if (err) throw new Error(`ModelProto does not verify: ${err}`);
   const proto = type.encode(type.fromObject(message)).finish();
   return { proto, external: chunks, externalBytes: offset, ...(external ? { externalFileName: external.fileName } : {}) };
+}
+
+/** Whether any initializer's bytes live in a data file written while building (ExternalWeightSink). */
+export function hasSinkWeights(model: Model): boolean {
+  return model.graph.initializers.some((t) => t.external !== undefined);
 }
 
 /** Join the external chunks into one buffer (for ORT's in-memory `externalData` option, < 2 GB). */

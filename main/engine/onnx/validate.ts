@@ -38,7 +38,12 @@ export function validateModel(model: Model): void {
     define(t.name, 'an initializer');
     const want = byteLength(t.dtype, numel(t.dims));
     if (t.dims.some((d) => !Number.isInteger(d) || d < 0)) problems.push(`initializer '${t.name}': bad dims [${t.dims}]`);
-    else if (t.data.byteLength !== want) problems.push(`initializer '${t.name}': ${t.data.byteLength} bytes of data for ${t.dtype}[${t.dims}] (expected ${want})`);
+    else if (t.external) {
+      const { location, offset, length } = t.external;
+      if (t.data.byteLength !== 0) problems.push(`initializer '${t.name}': has both in-memory data and an external location`);
+      if (length !== want) problems.push(`initializer '${t.name}': ${length} bytes at ${location}:${offset} for ${t.dtype}[${t.dims}] (expected ${want})`);
+      if (!Number.isSafeInteger(offset) || offset < 0) problems.push(`initializer '${t.name}': bad external offset ${offset}`);
+    } else if (t.data.byteLength !== want) problems.push(`initializer '${t.name}': ${t.data.byteLength} bytes of data for ${t.dtype}[${t.dims}] (expected ${want})`);
   }
   const names = new Set<string>();
   for (const n of graph.nodes) {

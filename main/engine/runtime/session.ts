@@ -1,7 +1,7 @@
 // ORT sessions built from our IR: in-memory bytes (optionally with external data handed
 // over as a buffer) or a model file on disk with its data file beside it.
 
-import { type ExternalDataOptions, externalBuffer, saveModel, serializeModel } from '../onnx/serialize.ts';
+import { type ExternalDataOptions, externalBuffer, hasSinkWeights, saveModel, serializeModel } from '../onnx/serialize.ts';
 import type { Model } from '../onnx/ir.ts';
 import { validateModel } from '../onnx/validate.ts';
 import { type ExecutionProvider, availableProviders } from './providers.ts';
@@ -17,6 +17,12 @@ export interface SessionOptions {
   optimization?: OptimizationLevel;
   /** Called once when the requested provider is unavailable and CPU is used instead. */
   onFallback?: (message: string) => void;
+  /**
+   * Keep constant weights as loaded instead of letting kernels pre-pack them into a second
+   * buffer (ORT's session.disable_prepacking). For memory-mapped external weights this keeps
+   * one copy of each weight; MatMul then packs per call, which costs some speed.
+   */
+  disablePrepacking?: boolean;
 }
 
 /** Session option presets: `inference` for evaluation, `training` keeps numerics closest to the graph. */
@@ -59,6 +65,8 @@ function ortOptions(ep: ExecutionProvider, o: SessionOptions): ort.InferenceSess
     executionProviders: [ep],
     graphOptimizationLevel: o.optimization ?? 'all',
     ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
+    // The Node binding flattens `extra` to ORT session config keys (onnxruntime_session_options_config_keys.h).
+    ...(o.disablePrepacking ? { extra: { session: { disable_prepacking: '1' } } } : {}),
     logSeverityLevel: 3,
   };
 }
@@ -91,6 +99,7 @@ async function createWithFallback(
  */
 export async function createSession(model: Model, o: SessionOptions = {}, external?: ExternalDataOptions): Promise<RecallSession> {
   validateModel(model);
+  if (hasSinkWeights(model)) throw new Error('model has weights written to an external-data file while building; save it beside that file and use openSessionFile');
   const s = serializeModel(model, external);
   const extra = external ? { externalData: [{ path: external.fileName, data: externalBuffer(s) }] } : {};
   return createWithFallback((opts) => ort.InferenceSession.create(s.proto, { ...opts, ...extra }), o);
