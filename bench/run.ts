@@ -13,11 +13,15 @@ const BENCHES: Record<string, { description: string; load: () => Promise<Bench> 
     description: 'one decoder block: ORT session creation, and ORT vs PyTorch forward time (needs /usr/bin/python3 with torch)',
     load: async () => (await import('./ort-block.ts')).bench,
   },
+  'models-forward': {
+    description: 'whole LLaMA-style models up to ~100M params: scoring and generation tokens/s vs PyTorch, build+session peak RSS',
+    load: async () => (await import('./models-forward.ts')).bench,
+  },
 };
 
 function list(): void {
   console.log('usage: npm run bench -- NAME [args]\n\nbenches:');
-  for (const [name, b] of Object.entries(BENCHES)) console.log(`  ${name.padEnd(12)} ${b.description}`);
+  for (const [name, b] of Object.entries(BENCHES)) console.log(`  ${name.padEnd(15)} ${b.description}`);
 }
 
 const [name, ...args] = process.argv.slice(2);
