@@ -28,7 +28,9 @@ export function embedInputs(ctx: LayerContext, config: DecoderConfig, embedName:
   }
   const positionIds = b.input('position_ids', 'int64', ['batch', options.softPrompt ? 'prompt+seq' : 'seq']);
   const attentionMask = b.input('attention_mask', 'int64', ['batch', 'total']);
-  const len = b.op1('Shape', [h], { start: 1, end: 2 }, { name: '/model/NewLen' });
+  // The number of new positions, read from position_ids (not from the embeddings) so a
+  // decoder layer cut out of the graph does not depend on input_ids.
+  const len = b.op1('Shape', [positionIds], { start: 1, end: 2 }, { name: '/model/NewLen' });
   const newLen = b.op1('Squeeze', [len, b.int64s([0])], {}, { name: '/model/NewLenScalar' });
   return { h, positionIds, attentionMask, newLen, embedInit };
 }

@@ -44,12 +44,20 @@ export interface TrainModelOptions {
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
 
-/** Tokenize a corpus: each paragraph framed as the tokenizer frames a sequence (BOS...). */
+/**
+ * Tokenize a corpus: each paragraph (blank-line separated) is one document, framed as the
+ * tokenizer frames a sequence (BOS ...) and closed with EOS when the tokenizer has one and
+ * does not add it itself, so documents do not run into each other.
+ */
 export function tokenizeCorpus(tokenizer: Tokenizer, text: string): Int32Array {
   const out: number[] = [];
+  const eos = tokenizer.eosTokenId;
   for (const para of text.split(/\n\s*\n/)) {
     const p = para.trim();
-    if (p) for (const id of tokenizer.encode(p)) out.push(id);
+    if (!p) continue;
+    const ids = tokenizer.encode(p);
+    for (const id of ids) out.push(id);
+    if (eos !== null && ids.at(-1) !== eos) out.push(eos);
   }
   return Int32Array.from(out);
 }
