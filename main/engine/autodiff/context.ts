@@ -72,13 +72,30 @@ export class RuleContext {
     return this.b.op1('ConstantOfShape', [shape], { value: { kind: 'tensor', value: { name: 'value', dtype: t, dims: [1], data } } });
   }
 
+  /** Whether every peer's dim `fromEnd` axes before the end is absent, 1, or the symbol `sym`. */
+  private peersAgree(peers: string[], sym: string, fromEnd: number): boolean {
+    return peers.every((p) => {
+      const ps = this.shapeOf(p);
+      if (ps === null) return false;
+      const d = ps[ps.length - fromEnd];
+      return ps.length < fromEnd || d === 1 || d === sym;
+    });
+  }
+
   /**
    * Sum a gradient of a broadcast result back to the shape of the input `like`:
    * leading extra axes are summed away, and axes where `like` has size 1 but the gradient
    * does not are summed with keepdims. Decided statically when the inferred shapes allow,
    * else at run time from the two Shape()s (ReduceSum with computed axes, empty = no-op).
+   *
+   * `peers` are the other operands `like` was broadcast against (elementwise ops). Inference
+   * merges two different symbols optimistically (broadcastShapes keeps the first), so `like`'s
+   * symbol reappearing in the gradient's shape proves nothing by itself: [a0, a1] + [b1] infers
+   * [a0, a1] even when a1 is 1 and b1 is 3 at run time. With peers, such an axis is taken as
+   * unbroadcast statically only when every peer has the same symbol there, a 1, or no such axis;
+   * otherwise it is decided at run time.
    */
-  unbroadcast(grad: string, like: string): string {
+  unbroadcast(grad: string, like: string, peers?: string[]): string {
     const gs = this.shapeOf(grad), ls = this.shapeOf(like);
     if (gs === null || ls === null) throw new Error(`autodiff: cannot reduce gradient of node '${this.node.name}' without ranks (${gs === null ? grad : like} has none)`);
     let g = grad;
@@ -93,6 +110,8 @@ export class RuleContext {
         if (d === null) dynamic = true; else staticAxes.push(i);
       } else if (l !== d && (l === null || d === null || typeof l === 'string' || typeof d === 'string')) {
         if (!(typeof l === 'string' && l === d)) dynamic = true;
+      } else if (typeof l === 'string' && peers && !this.peersAgree(peers, l, gs.length - (extra + i))) {
+        dynamic = true;
       }
     });
     if (!dynamic) {

@@ -2,6 +2,7 @@
 // outputs, emit standard ONNX ops for the gradients of the inputs that need one.
 // Rules return one entry per input: a value name, or null (no gradient / not needed).
 
+import type { Dim } from '../onnx/ir.ts';
 import type { GradRule, RuleContext } from './context.ts';
 
 const SQRT_PI = Math.sqrt(Math.PI);
@@ -12,6 +13,14 @@ function swapLast(c: RuleContext, v: string): string {
   const perm = Array.from({ length: r }, (_, i) => i);
   [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
   return c.op('Transpose', [v], { perm });
+}
+
+/** The target shape [-1, last] that flattens v's leading axes: a constant when the last dim is known. */
+function rowsShape(c: RuleContext, v: string, alt: Dim): string {
+  const last = c.shapeOf(v)!.at(-1);
+  const d = typeof last === 'number' ? last : typeof alt === 'number' ? alt : null;
+  if (d !== null) return c.b.int64s([-1, d]);
+  return c.op('Concat', [c.b.int64s([-1]), c.op('Shape', [v], { start: -1 })], { axis: 0 });
 }
 
 /**
@@ -27,15 +36,24 @@ const matmul: GradRule = (c) => {
   let db: string | null = null;
   if (c.need(1)) {
     if (rb === 2 && ra > 2) {
-      const a2 = c.op('Reshape', [a, c.b.int64s([-1, c.shapeOf(a)!.at(-1) as number])]);
-      const g2 = c.op('Reshape', [g, c.b.int64s([-1, c.shapeOf(g)!.at(-1) as number])]);
+      // [.., K] -> [rows, K] and [.., N] -> [rows, N]; K and N are the weight's dims when a's or
+      // g's last dim is a symbol, else read at run time.
+      const [k, n] = c.shapeOf(bv)!;
+      const a2 = c.op('Reshape', [a, rowsShape(c, a, k!)]);
+      const g2 = c.op('Reshape', [g, rowsShape(c, g, n!)]);
       db = c.op('MatMul', [c.op('Transpose', [a2], { perm: [1, 0] }), g2]);
+      c.b.refineShape(db, c.shapeOf(bv)!);
     } else {
       db = c.unbroadcast(c.op('MatMul', [swapLast(c, a), g]), bv);
     }
   }
   return [da, db];
 };
+
+/** Gradient `g` of a broadcasting elementwise op, reduced to input i's shape (the other inputs are its peers). */
+function elementwise(c: RuleContext, g: string, i: number): string {
+  return c.unbroadcast(g, c.x(i), c.node.inputs.filter((v, k) => k !== i && v !== ''));
+}
 
 /** Softmax/LogSoftmax over one axis, and reductions: keep the reduced axis for broadcasting. */
 function sumKeep(c: RuleContext, v: string, axis: number): string {
@@ -87,15 +105,15 @@ const layerNorm: GradRule = (c) => {
 
 export const GRADIENT_RULES: Record<string, GradRule> = {
   Identity: (c) => [c.g0],
-  Add: (c) => [c.need(0) ? c.unbroadcast(c.g0, c.x(0)) : null, c.need(1) ? c.unbroadcast(c.g0, c.x(1)) : null],
-  Sub: (c) => [c.need(0) ? c.unbroadcast(c.g0, c.x(0)) : null, c.need(1) ? c.unbroadcast(c.op('Neg', [c.g0]), c.x(1)) : null],
+  Add: (c) => [c.need(0) ? elementwise(c, c.g0, 0) : null, c.need(1) ? elementwise(c, c.g0, 1) : null],
+  Sub: (c) => [c.need(0) ? elementwise(c, c.g0, 0) : null, c.need(1) ? elementwise(c, c.op('Neg', [c.g0]), 1) : null],
   Mul: (c) => [
-    c.need(0) ? c.unbroadcast(c.op('Mul', [c.g0, c.x(1)]), c.x(0)) : null,
-    c.need(1) ? c.unbroadcast(c.op('Mul', [c.g0, c.x(0)]), c.x(1)) : null,
+    c.need(0) ? elementwise(c, c.op('Mul', [c.g0, c.x(1)]), 0) : null,
+    c.need(1) ? elementwise(c, c.op('Mul', [c.g0, c.x(0)]), 1) : null,
   ],
   Div: (c) => [
-    c.need(0) ? c.unbroadcast(c.op('Div', [c.g0, c.x(1)]), c.x(0)) : null,
-    c.need(1) ? c.unbroadcast(c.op('Neg', [c.op('Div', [c.op('Mul', [c.g0, c.y()]), c.x(1)])]), c.x(1)) : null,
+    c.need(0) ? elementwise(c, c.op('Div', [c.g0, c.x(1)]), 0) : null,
+    c.need(1) ? elementwise(c, c.op('Neg', [c.op('Div', [c.op('Mul', [c.g0, c.y()]), c.x(1)])]), 1) : null,
   ],
   Neg: (c) => [c.op('Neg', [c.g0])],
   Sqrt: (c) => [c.op('Div', [c.g0, c.op('Mul', [c.y(), c.scalar(2, c.y())])])],
@@ -113,7 +131,7 @@ export const GRADIENT_RULES: Record<string, GradRule> = {
     // An integer exponent is legal ONNX; the derivative p * x^(p-1) needs it in x's dtype.
     const p = c.dtypeOf(c.x(1)) === c.dtypeOf(c.x(0)) ? c.x(1) : c.op('Cast', [c.x(1)], { to: c.dtypeCode(c.x(0)) });
     const dx = c.op('Mul', [c.g0, c.op('Mul', [p, c.op('Pow', [c.x(0), c.op('Sub', [p, c.scalar(1, p)])])])]);
-    return [c.unbroadcast(dx, c.x(0)), null];
+    return [elementwise(c, dx, 0), null];
   },
   MatMul: matmul,
   Softmax: (c) => {
@@ -169,8 +187,8 @@ export const GRADIENT_RULES: Record<string, GradRule> = {
     const zero = c.scalar(0, c.g0);
     return [
       null,
-      c.need(1) ? c.unbroadcast(c.op('Where', [c.x(0), c.g0, zero]), c.x(1)) : null,
-      c.need(2) ? c.unbroadcast(c.op('Where', [c.x(0), zero, c.g0]), c.x(2)) : null,
+      c.need(1) ? elementwise(c, c.op('Where', [c.x(0), c.g0, zero]), 1) : null,
+      c.need(2) ? elementwise(c, c.op('Where', [c.x(0), zero, c.g0]), 2) : null,
     ];
   },
   Cast: (c) => [floatIn(c, 0) ? c.op('Cast', [c.g0], { to: { float32: 1, float16: 10, float64: 11, bfloat16: 16 }[c.b.info(c.x(0)).dtype as 'float32'] }) : null],
