@@ -149,3 +149,29 @@ describe('gradient rules vs PyTorch and finite differences', () => {
     assert.deepEqual(Object.keys(GRADIENT_RULES).filter((r) => !covered.has(r)), []);
   });
 });
+
+// The same cases with every graph-input dim symbolic (as batch and seq are in model graphs):
+// broadcast axes are then unknown when the gradient graph is built, and rules take their
+// run-time paths (Shape / NonZero / ReduceSum over computed axes in unbroadcast).
+describe('gradient rules with symbolic input dims (run-time broadcast reduction)', () => {
+  const cases: [string, GradSpec][] = [
+    ...['add', 'sub', 'mul', 'div'].flatMap((op) => Object.keys(BROADCASTS).map((tag): [string, GradSpec] =>
+      [`${op}_${tag}`, { op: op[0]!.toUpperCase() + op.slice(1), inputs: ['a', 'b'] }])),
+    ['where', { op: 'Where', inputs: ['cond', 'a', 'b'] }],
+    ['pow_vector_exp', { op: 'Pow', inputs: ['x', 'p'], initializers: ['p'] }],
+    ['matmul_3d_weight', { op: 'MatMul', inputs: ['a', 'b'], initializers: ['b'] }],
+    ['matmul_3d_weight', { op: 'MatMul', inputs: ['a', 'b'] }], // weight fed too: K and N read at run time
+    ['matmul_2d_batched_b', { op: 'MatMul', inputs: ['a', 'b'] }],
+    ['matmul_5d_broadcast', { op: 'MatMul', inputs: ['a', 'b'] }],
+    ['expand_same_rank', { op: 'Expand', inputs: ['x', int64s([2, 3, 4])] }],
+    ['concat_3_inputs', { op: 'Concat', inputs: ['a', 'b', 'c'], attrs: { axis: 1 } }],
+    ['split_middle_unused', { op: 'Split', inputs: ['x', int64s([2, 3, 1])], attrs: { axis: 1 }, outputs: 3, used: [0, 2] }],
+    ['reducemean_axes02_drop', { op: 'ReduceMean', inputs: ['x', int64s([0, 2])], attrs: { keepdims: 0 } }],
+    ['gather_embedding', { op: 'Gather', inputs: ['table', 'ids'], initializers: ['table'] }],
+    ['layernorm', { op: 'LayerNormalization', inputs: ['x', 'w', 'b'], attrs: { axis: -1, epsilon: 1e-5 }, initializers: ['w', 'b'] }],
+  ];
+  for (const [name, spec] of cases) {
+    const weight = spec.initializers?.length ? `, ${spec.initializers.join(', ')} an initializer` : '';
+    test(`${name} (symbolic dims${weight})`, () => grad(name, { ...spec, symbolic: true }));
+  }
+});
