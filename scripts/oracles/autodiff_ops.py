@@ -159,6 +159,13 @@ case('gather_elements_axis1', {'x': rand(3, 4), 'idx': np.array([[3, 0, 3, 3, 1]
 case('gather_elements_axis0', {'x': rand(3, 4), 'idx': np.array([[2, 0, 2, 1], [2, 0, 0, 1]], dtype=np.int64)},
      lambda t: torch.gather(t['x'], 0, t['idx']), ['x'])
 
+# Negative indices count from the end (ONNX Gather/GatherElements); torch.gather wants them normalised.
+case('gather_negative_ids', {'table': rand(5, 3), 'ids': np.array([-1, 0, -1, 4, -5], dtype=np.int64)},
+     lambda t: t['table'][t['ids']], ['table'])
+neg = np.array([[-1, 0, -1], [-4, -4, 2], [3, -2, -1]], dtype=np.int64)
+case('gather_elements_negative', {'x': rand(3, 4), 'idx': neg},
+     lambda t: torch.gather(t['x'], 1, torch.where(t['idx'] < 0, t['idx'] + 4, t['idx'])), ['x'])
+
 # --- LayerNormalization ---------------------------------------------------------------------
 case('layernorm', {'x': rand(2, 3, 8), 'w': rand(8), 'b': rand(8)},
      lambda t: F.layer_norm(t['x'], (8,), t['w'], t['b'], eps=1e-5), ['x', 'w', 'b'])

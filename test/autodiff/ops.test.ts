@@ -122,6 +122,8 @@ describe('gradient rules vs PyTorch and finite differences', () => {
     grad('gather_embedding', { op: 'Gather', inputs: ['table', 'ids'], initializers: ['table'] }));
   ruleTest('GatherElements', 'axis 1, repeated indices', () => grad('gather_elements_axis1', { op: 'GatherElements', inputs: ['x', 'idx'], attrs: { axis: 1 } }));
   ruleTest('GatherElements', 'axis 0, repeated indices', () => grad('gather_elements_axis0', { op: 'GatherElements', inputs: ['x', 'idx'], attrs: { axis: 0 } }));
+  ruleTest('Gather', 'negative ids count from the end (-1 twice, -5 = row 0)', () => grad('gather_negative_ids', { op: 'Gather', inputs: ['table', 'ids'] }));
+  ruleTest('GatherElements', 'negative indices on axis 1', () => grad('gather_elements_negative', { op: 'GatherElements', inputs: ['x', 'idx'], attrs: { axis: 1 } }));
   ruleTest('LayerNormalization', '[2,3,8], gradients for x, weight and bias (initializers)', () =>
     grad('layernorm', { op: 'LayerNormalization', inputs: ['x', 'w', 'b'], attrs: { axis: -1, epsilon: 1e-5 }, initializers: ['w', 'b'] }));
 
