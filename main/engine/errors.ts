@@ -32,7 +32,15 @@ export type RecallErrorCode =
   | 'E_STORE_CORRUPT' // not a SQLite database, or a row that cannot be decoded
   | 'E_STORE_MIGRATION' // a schema migration failed (and was rolled back)
   | 'E_RUN_TRANSITION' // a run status change the lifecycle does not allow
-  | 'E_RUN_IN_USE'; // a run or model others depend on (children, running job)
+  | 'E_RUN_IN_USE' // a run or model others depend on (children, running job)
+  // compression numerics (main/engine/compress)
+  | 'E_COMPRESS_CONFIG' // bits, group size, sparsity, n:m... outside what the method allows
+  | 'E_COMPRESS_HESSIAN' // a Hessian that is not positive definite even after damping
+  | 'E_COMPRESS_EXPORT' // a layer the requested packed layout cannot represent
+  // evaluation (main/engine/eval)
+  | 'E_EVAL_TASK' // an unknown task, or one whose data files are missing
+  | 'E_EVAL_DATA' // a data file that cannot be read as its task's format
+  | 'E_EVAL_RESULTS'; // a results file that is not in lm-evaluation-harness's layout
 
 export class RecallError extends Error {
   readonly code: RecallErrorCode;

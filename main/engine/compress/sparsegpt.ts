@@ -1,0 +1,143 @@
+// SparseGPT (Frantar & Alistarh 2023; docs/METHODS.md 1.4): unstructured or n:m pruning with the
+// OBS error compensation of GPTQ's column loop, optionally quantizing the kept weights too (joint
+// sparsity + quantization). Same Hessian preparation as GPTQ, never permuted.
+//
+// Departure from sparsegpt.py, as METHODS 1.4 asks: the unstructured mask prunes exactly
+// floor(numel * s) entries per block (sparsegpt.py prunes every entry <= the value at that rank,
+// i.e. one more, plus ties); ties are broken by lower (row, column) index.
+import { RecallError } from '../errors.ts';
+import { type SolverOptions, checkSolverInputs, lazyBlockUpdate, prepareLayer } from './hessian-solver.ts';
+import { type GroupQuantized, type QuantConfig, checkQuantConfig, fitQuantParams, groupCount, maxCode, quantizeCode } from './quantizer.ts';
+import { markSmallest } from './select.ts';
+
+export interface SparseGptOptions extends Omit<SolverOptions, 'actOrder'> {
+  /** Unstructured sparsity in [0, 1): fraction of each rows x block pruned. */
+  sparsity?: number;
+  /** n:m semi-structured: prune n of every m consecutive input columns, per row (n < m). */
+  n?: number;
+  m?: number;
+  /** Joint sparsity + quantization of the kept weights (METHODS 1.4, "quantized too"). */
+  quant?: QuantConfig;
+}
+
+export interface SparseGptResult {
+  rows: number;
+  cols: number;
+  /** Pruned (and, with quant, fake-quantized) weight [rows, cols]. */
+  weight: Float32Array;
+  /** 1 where pruned [rows, cols]. */
+  mask: Uint8Array;
+  /** Pruned fraction, count(mask) / numel. */
+  sparsity: number;
+  /** sum of (w - q)^2 / U[i,i]^2 / 2, as GPTQ's loss. */
+  loss: number;
+  damp: number;
+  deadColumns: number;
+  /** Codes, scales, zeros of the kept weights (pruned entries hold the code of 0) with quant. */
+  quant: GroupQuantized | null;
+}
+
+type Pattern = { kind: 'unstructured'; s: number } | { kind: 'nm'; n: number; m: number };
+
+function checkPattern(o: SparseGptOptions, cols: number, blockSize: number): Pattern {
+  const cfg = (msg: string, details: Record<string, unknown>) => new RecallError('E_COMPRESS_CONFIG', `${o.name ?? 'layer'}: ${msg}`, details);
+  if ((o as SolverOptions).actOrder) throw cfg('SparseGPT does not permute columns (actOrder is GPTQ only)', { field: 'actOrder' });
+  const hasNm = o.n !== undefined || o.m !== undefined;
+  if (hasNm === (o.sparsity !== undefined)) throw cfg('give either sparsity or n and m', { sparsity: o.sparsity, n: o.n, m: o.m });
+  if (!hasNm) {
+    const s = o.sparsity!;
+    if (!(s >= 0 && s < 1)) throw cfg(`sparsity must be in [0, 1), got ${s}`, { field: 'sparsity', value: s });
+    return { kind: 'unstructured', s };
+  }
+  const n = o.n ?? NaN, m = o.m ?? NaN;
+  if (!Number.isInteger(n) || !Number.isInteger(m) || n < 1 || n >= m) throw cfg(`n:m needs integers 1 <= n < m, got ${n}:${m}`, { field: 'n', n, m });
+  if (blockSize % m !== 0 || cols % m !== 0) {
+    throw cfg(`n:m needs m (${m}) to divide the block size (${blockSize}) and the column count (${cols})`, { field: 'm', m, cols, blockSize });
+  }
+  return { kind: 'nm', n, m };
+}
+
+/** SparseGPT of one linear layer (METHODS 1.4). Inputs are not modified. */
+export function pruneSparseGpt(w: Float32Array, rows: number, cols: number, h: Float64Array, opts: SparseGptOptions): SparseGptResult {
+  const { blockSize, percDamp } = checkSolverInputs(w, rows, cols, h, opts);
+  const pattern = checkPattern(opts, cols, blockSize);
+  const qc = opts.quant;
+  const g = qc ? checkQuantConfig(qc, cols) : -1;
+  const maxq = qc ? maxCode(qc.bits) : 0;
+  const sym = qc?.sym ?? false, mse = qc?.mse ?? false;
+  const nG = groupCount(cols, g);
+  const scales = new Float32Array(nG * rows), zeros = new Uint8Array(nG * rows);
+  if (qc && g === -1) {
+    // As sparsegpt.py / gptq.py: the whole-row quantizer is fit on W before dead columns are zeroed.
+    for (let r = 0; r < rows; r++) {
+      const p = fitQuantParams(w, r * cols, (r + 1) * cols, maxq, sym, mse);
+      scales[r] = p.scale; zeros[r] = p.zero;
+    }
+  }
+  const prep = prepareLayer(w, rows, cols, h, percDamp, { ...opts, actOrder: false });
+  const { w: wp, u } = prep;
+  const out = new Float32Array(rows * cols), mask = new Uint8Array(rows * cols), codes = new Uint8Array(qc ? rows * cols : 0);
+  const w1 = new Float64Array(blockSize), err = new Float64Array(rows * blockSize);
+  const keys = new Float64Array(rows * blockSize), nmKeys = new Float64Array(pattern.kind === 'nm' ? pattern.m : 0);
+  let loss = 0, pruned = 0;
+  for (let i1 = 0; i1 < cols; i1 += blockSize) {
+    const i2 = Math.min(i1 + blockSize, cols), count = i2 - i1;
+    if (pattern.kind === 'unstructured') {
+      // Saliency W1^2 / diag(U1)^2 on the block as it stands now, pooled over rows x block.
+      const blockKeys = keys.subarray(0, rows * count);
+      for (let r = 0; r < rows; r++) {
+        for (let k = 0; k < count; k++) {
+          const x = wp[r * cols + i1 + k]!, d = u[(i1 + k) * cols + i1 + k]!;
+          blockKeys[r * count + k] = (x * x) / (d * d);
+        }
+      }
+      pruned += markSmallest(blockKeys, Math.floor(rows * count * pattern.s), (f) => { mask[Math.floor(f / count) * cols + i1 + (f % count)] = 1; });
+    }
+    for (let r = 0; r < rows; r++) {
+      const wr = r * cols;
+      for (let k = 0; k < count; k++) w1[k] = wp[wr + i1 + k]!;
+      let scale = scales[r]!, zero = zeros[r]!;
+      for (let i = 0; i < count; i++) {
+        const col = i1 + i;
+        const urow = col * cols;
+        if (pattern.kind === 'nm' && i % pattern.m === 0) {
+          // Per row, prune the n of columns i..i+m-1 with the smallest saliency (current W1).
+          for (let t = 0; t < pattern.m; t++) {
+            const x = w1[i + t]!, d = u[(col + t) * cols + col + t]!;
+            nmKeys[t] = (x * x) / (d * d);
+          }
+          pruned += markSmallest(nmKeys, pattern.n, (t) => { mask[wr + col + t] = 1; });
+        }
+        if (qc && g !== -1 && (col % g === 0 || i === 0)) {
+          const gi = Math.floor(col / g) * rows + r;
+          if (col % g === 0) {
+            const p = fitQuantParams(wp, wr + col, wr + Math.min(cols, col + g), maxq, sym, mse);
+            scales[gi] = p.scale; zeros[gi] = p.zero;
+          }
+          scale = scales[gi]!; zero = zeros[gi]!;
+        }
+        const x = w1[i]!;
+        let q = mask[wr + col] ? 0 : x;
+        if (qc) {
+          const code = quantizeCode(q, scale, zero, maxq);
+          codes[wr + col] = code;
+          q = scale * (code - zero);
+        }
+        out[wr + col] = q;
+        const d = u[urow + col]!;
+        const e = (x - q) / d;
+        loss += (e * e) / 2;
+        for (let j = i + 1; j < count; j++) w1[j]! -= e * u[urow + i1 + j]!;
+        err[r * count + i] = e;
+      }
+    }
+    if (i2 < cols) lazyBlockUpdate(wp, rows, cols, err, count, u, i1, i2);
+  }
+  const gIdx = new Int32Array(cols);
+  if (g !== -1) for (let c = 0; c < cols; c++) gIdx[c] = Math.floor(c / g);
+  return {
+    rows, cols, weight: out, mask, sparsity: pruned / (rows * cols), loss, damp: prep.damp,
+    deadColumns: prep.dead.reduce((s, v) => s + v, 0),
+    quant: qc ? { rows, cols, bits: qc.bits, groupSize: g, weight: out, codes, scales, zeros, gIdx } : null,
+  };
+}
