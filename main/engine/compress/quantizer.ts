@@ -65,7 +65,7 @@ export function quantizeValue(x: number, scale: number, zero: number, maxq: numb
 
 function paramsFor(xmin: number, xmax: number, maxq: number, sym: boolean): QuantParams {
   const scale = Math.fround((xmax - xmin) / maxq);
-  return { scale, zero: sym ? (maxq + 1) / 2 : roundHalfEven(-xmin / scale) };
+  return { scale, zero: sym ? (maxq + 1) / 2 : roundHalfEven(-xmin / scale) + 0 }; // + 0: no -0 zero point
 }
 
 /**
