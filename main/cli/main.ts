@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { isRecallError } from '../engine/errors.ts';
 import { UsageError } from './args.ts';
+import { EVAL_HELP, compareCommand, evalCommand } from './eval.ts';
 import { generateCommand, logprobsCommand, modelsCommand } from './models.ts';
 import { type Output, consoleOutput } from './output.ts';
 import { trainCommand } from './train.ts';
@@ -24,6 +25,7 @@ commands:
         [--eval-every N] [--checkpoint-every N] [--seed S] [--resume] [--json]
                                        full fine-tuning (AdamW) through ONNX Runtime; resumable
 
+${EVAL_HELP}
 options for commands that run a model:
   --ep cpu|cuda|dml|coreml|webgpu      execution provider (falls back to cpu, saying why)
   --threads N                          ONNX Runtime intra-op threads
@@ -31,7 +33,7 @@ options for commands that run a model:
 `;
 
 type Command = (argv: string[], out: Output) => Promise<number>;
-const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand };
+const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand, eval: evalCommand, compare: compareCommand };
 
 export async function main(argv: string[], out: Output = consoleOutput()): Promise<number> {
   const [name, ...rest] = argv;
