@@ -3,6 +3,7 @@
 // (2 for usage errors, 1 for everything else).
 import { readFileSync } from 'node:fs';
 import { isRecallError } from '../engine/errors.ts';
+import { analyzeCommand } from './analyze.ts';
 import { UsageError } from './args.ts';
 import { EVAL_HELP, compareCommand, evalCommand } from './eval.ts';
 import { generateCommand, logprobsCommand, modelsCommand } from './models.ts';
@@ -25,6 +26,10 @@ commands:
         [--eval-every N] [--checkpoint-every N] [--seed S] [--resume] [--json]
                                        full fine-tuning (AdamW) through ONNX Runtime; resumable
 
+  analyze --base DIR --model DIR [--label NAME] [--adapter PEFT_DIR] (--task T | --texts FILE)
+        [--limit N] [--batch-size B] [--max-tokens N] [--cka] [--json] [--out FILE]
+                                       per-layer attention and activation similarity to the base
+                                       (--model, --label, --adapter repeat; '-' = no adapter)
 ${EVAL_HELP}
 options for commands that run a model:
   --ep cpu|cuda|dml|coreml|webgpu      execution provider (falls back to cpu, saying why)
@@ -33,7 +38,7 @@ options for commands that run a model:
 `;
 
 type Command = (argv: string[], out: Output) => Promise<number>;
-const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand, eval: evalCommand, compare: compareCommand };
+const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand, eval: evalCommand, compare: compareCommand, analyze: analyzeCommand };
 
 export async function main(argv: string[], out: Output = consoleOutput()): Promise<number> {
   const [name, ...rest] = argv;
