@@ -18,45 +18,67 @@ function dot(a: Float64Array, ao: number, b: Float64Array, bo: number, len: numb
   return s0 + s1 + s2 + s3;
 }
 
+/** Rows handled together so each earlier row is read from memory once per tile, not once per row. */
+const TILE = 16;
+
 /**
  * Lower Cholesky factor L (A = L L^T) of a symmetric positive definite A [n, n] (only the lower
- * triangle of A is read). Throws E_COMPRESS_HESSIAN naming the first non-positive pivot.
+ * triangle of A is read). L[i, j] = (A[i, j] - L[i, :j] . L[j, :j]) / L[j, j], rows in tiles of 16.
+ * Throws E_COMPRESS_HESSIAN naming the first non-positive pivot.
  */
 export function cholesky(a: Float64Array, n: number, what = 'matrix'): Float64Array {
   const l = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let j = 0; j <= i; j++) {
-      const rj = j * n;
-      const s = a[ri + j]! - dot(l, ri, l, rj, j);
-      if (i === j) {
-        if (!(s > 0)) {
-          throw new RecallError('E_COMPRESS_HESSIAN', `${what} is not positive definite (pivot ${i} of ${n} is ${s}), even after damping`, { pivot: i, value: s, n });
+  for (let i0 = 0; i0 < n; i0 += TILE) {
+    const i1 = Math.min(n, i0 + TILE);
+    // Columns left of the tile: every row of the tile against row j, which stays in cache.
+    for (let j = 0; j < i0; j++) {
+      const rj = j * n, ljj = l[rj + j]!;
+      for (let i = i0; i < i1; i++) l[i * n + j] = (a[i * n + j]! - dot(l, i * n, l, rj, j)) / ljj;
+    }
+    for (let i = i0; i < i1; i++) {
+      const ri = i * n;
+      for (let j = i0; j <= i; j++) {
+        const rj = j * n;
+        const s = a[ri + j]! - dot(l, ri, l, rj, j);
+        if (i === j) {
+          if (!(s > 0)) {
+            throw new RecallError('E_COMPRESS_HESSIAN', `${what} is not positive definite (pivot ${i} of ${n} is ${s}), even after damping`, { pivot: i, value: s, n });
+          }
+          l[ri + i] = Math.sqrt(s);
+        } else {
+          l[ri + j] = s / l[rj + j]!;
         }
-        l[ri + i] = Math.sqrt(s);
-      } else {
-        l[ri + j] = s / l[rj + j]!;
       }
     }
   }
   return l;
 }
 
-/** Inverse M = L^-1 of a lower-triangular L [n, n] (lower triangular), row by row: M[i,:] = (e_i - sum_k L[i,k] M[k,:]) / L[i,i]. */
-export function invertLower(l: Float64Array, n: number): Float64Array {
-  const m = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const ri = i * n;
-    for (let k = 0; k < i; k++) {
-      const f = l[ri + k]!;
-      if (f === 0) continue;
-      const rk = k * n;
-      for (let j = 0; j <= k; j++) m[ri + j]! -= f * m[rk + j]!;
+/**
+ * M^T for M = L^-1 of a lower-triangular L [n, n]: returns T upper triangular with T[j, i] = M[i, j],
+ * M[i, j] = -(L[i, j:i] . M[j:i, j]) / L[i, i], M[i, i] = 1 / L[i, i]; both dot operands are rows
+ * (of L and of T), and rows i go in tiles so T's row j is reused across the tile.
+ */
+export function invertLowerTransposed(l: Float64Array, n: number): Float64Array {
+  const t = new Float64Array(n * n);
+  for (let i0 = 0; i0 < n; i0 += TILE) {
+    const i1 = Math.min(n, i0 + TILE);
+    for (let j = 0; j < i1; j++) {
+      const rj = j * n;
+      for (let i = Math.max(i0, j); i < i1; i++) {
+        const ri = i * n, inv = 1 / l[ri + i]!;
+        t[rj + i] = i === j ? inv : -dot(l, ri + j, t, rj + j, i - j) * inv;
+      }
     }
-    const inv = 1 / l[ri + i]!;
-    for (let j = 0; j < i; j++) m[ri + j]! *= inv;
-    m[ri + i] = inv;
   }
+  return t;
+}
+
+/** Inverse M = L^-1 of a lower-triangular L [n, n] (lower triangular, row-major). */
+export function invertLower(l: Float64Array, n: number): Float64Array {
+  const t = invertLowerTransposed(l, n);
+  const m = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) m[i * n + j] = t[j * n + i]!;
   return m;
 }
 
@@ -88,12 +110,9 @@ export function inverseSpd(a: Float64Array, n: number, what = 'matrix'): Float64
 export function upperCholeskyOfInverse(a: Float64Array, n: number, what = 'matrix'): Float64Array {
   const rev = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) rev[i * n + j] = a[(n - 1 - i) * n + (n - 1 - j)]!;
-  const m = invertLower(cholesky(rev, n, what), n);
-  for (let i = 0; i < n; i++) {
-    // Reverse in place: U[i, j] = m[n-1-i, n-1-j]; reuse rev as the output.
-    const src = (n - 1 - i) * n;
-    for (let j = 0; j < n; j++) rev[i * n + j] = m[src + n - 1 - j]!;
-  }
+  const t = invertLowerTransposed(cholesky(rev, n, what), n);
+  // U[i, j] = M[n-1-i, n-1-j] = T[n-1-j, n-1-i]; reuse rev as the output.
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) rev[i * n + j] = t[(n - 1 - j) * n + n - 1 - i]!;
   return rev;
 }
 
