@@ -13,7 +13,7 @@ import type { Output } from './output.ts';
 
 const FLAGS = {
   base: { type: 'string' }, model: { type: 'string', multiple: true }, label: { type: 'string', multiple: true },
-  adapter: { type: 'string', multiple: true }, task: { type: 'string' }, texts: { type: 'string' }, limit: { type: 'string' },
+  adapter: { type: 'string', multiple: true }, task: { type: 'string' }, 'data-dir': { type: 'string', multiple: true }, texts: { type: 'string' }, limit: { type: 'string' },
   'batch-size': { type: 'string' }, 'max-tokens': { type: 'string' }, cka: { type: 'boolean' }, ep: { type: 'string' },
   threads: { type: 'string' }, 'weight-dtype': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
 } as const;
@@ -38,7 +38,7 @@ function modelSpecs(p: Parsed): AnalyzeModelSpec[] {
 function inputTexts(p: Parsed): string[] {
   const task = p.flags.task, texts = p.flags.texts;
   if ((task === undefined) === (texts === undefined)) throw new UsageError('analyze: give exactly one of --task or --texts');
-  const all = typeof task === 'string' ? readTaskContexts(task) : readTextExamples(texts as string);
+  const all = typeof task === 'string' ? readTaskContexts(task, list(p, 'data-dir')) : readTextExamples(texts as string);
   const limit = optionalInt(p, 'limit', 'analyze', 1);
   return limit === undefined ? all : all.slice(0, limit);
 }

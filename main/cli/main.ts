@@ -27,7 +27,7 @@ commands:
                                        full fine-tuning (AdamW) through ONNX Runtime; resumable
 
   analyze --base DIR --model DIR [--label NAME] [--adapter PEFT_DIR] (--task T | --texts FILE)
-        [--limit N] [--batch-size B] [--max-tokens N] [--cka] [--json] [--out FILE]
+        [--data-dir DIR]... [--limit N] [--batch-size B] [--max-tokens N] [--cka] [--json] [--out FILE]
                                        per-layer attention and activation similarity to the base
                                        (--model, --label, --adapter repeat; '-' = no adapter)
 ${EVAL_HELP}

@@ -59,7 +59,17 @@ test('recall analyze --task demo_mc --limit 3 --adapter (fixture LoRA) --json', 
   assert.equal(json.examples.length, 3);
   assert.equal(json.models[0]!.label, 'tiny-llama+lora');
   for (const v of json.models[0]!.attention.mean) assert.ok(v < 1 - 1e-4, `LoRA on q/v changes attention (${v})`);
-  assert.equal(readTaskContexts('demo_mc')[0], 'Question: Which field was Laeskox Kokirmeind an expert in?\nAnswer:');
+});
+
+test('task contexts: demo tasks through the eval loaders (METHODS.md 3), a .jsonl file read directly', () => {
+  const mc = readTaskContexts('demo_mc');
+  assert.equal(mc.length, 400);
+  assert.equal(mc[0], 'Question: Which field was Laeskox Kokirmeind an expert in?\nAnswer:');
+  assert.equal(readTaskContexts('demo_cloze')[0], 'The city where Laeskox Kokirmeind was born is');
+  const file = join(tmp, 'mini.jsonl');
+  writeFileSync(file, '{"question": {"stem": "Why?"}}\n\n{"text": "a b c"}\n');
+  assert.deepEqual(readTaskContexts(file), ['Question: Why?\nAnswer:', 'a b']);
+  assert.throws(() => readTaskContexts('arc_easy', [tmp]), /arc_easy is unavailable/);
 });
 
 test('recall analyze: usage errors exit 2 naming the flag', () => {

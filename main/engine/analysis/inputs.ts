@@ -1,13 +1,10 @@
 // Where analysis inputs come from: a text file (one example per line) or a task's evaluation
-// contexts, formatted as METHODS.md section 3 gives them to the model.
-//
-// TODO(eval): main/engine/eval is not committed yet; once it exposes task loaders, take the
-// contexts from there (all nine tasks). Until then the demo tasks and ARC-style / LAMBADA-style
-// JSON Lines files are read here directly.
+// contexts, as the evaluation builds them (main/engine/eval; METHODS.md section 3).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RecallError } from '../errors.ts';
+import { loadTask, unavailableMessage } from '../eval/task-data.ts';
 
 /** The demo tasks shipped with the repository (native-models/demo/tasks/<name>/test.jsonl). */
 export const DEMO_TASKS_DIR = fileURLToPath(new URL('../../../native-models/demo/tasks/', import.meta.url));
@@ -25,15 +22,21 @@ export function readTextExamples(file: string): string[] {
 }
 
 /**
- * The contexts of a task: `Question: {stem}\nAnswer:` for ARC-layout records
- * ({question: {stem}}), the text without its last word for LAMBADA-layout records ({text}).
- * `task` is a demo task name (demo_mc, demo_cloze) or a .jsonl path.
+ * The distinct contexts of a task's documents (one per document; WinoGrande's two), in order.
+ * `task` is a task name (arc_easy..., demo_mc, demo_cloze), looked for in `dataDirs` and then
+ * among the demo tasks, or a .jsonl file of ARC-layout ({question: {stem}}: `Question: {stem}\nAnswer:`)
+ * or LAMBADA-layout ({text}: the text without its last word) records.
  */
-export function readTaskContexts(task: string): string[] {
-  const file = task.endsWith('.jsonl') ? task : `${DEMO_TASKS_DIR}${task}/test.jsonl`;
-  if (!task.endsWith('.jsonl') && !existsSync(file)) {
-    throw new RecallError('E_NOT_FOUND', `task '${task}' not found (known: demo_mc, demo_cloze, or give a .jsonl file)`, { task });
-  }
+export function readTaskContexts(task: string, dataDirs: readonly string[] = []): string[] {
+  if (task.endsWith('.jsonl')) return readJsonlContexts(task);
+  const t = loadTask(task, [...dataDirs, DEMO_TASKS_DIR]);
+  if (!t.available) throw new RecallError('E_NOT_FOUND', unavailableMessage(t), { task });
+  const contexts = t.data.docs.flatMap((d) => [...new Set(d.contexts)]);
+  if (contexts.length === 0) throw new RecallError('E_INVALID_ARGUMENT', `task ${task}: no documents in ${t.data.files.join(', ')}`, { task });
+  return contexts;
+}
+
+function readJsonlContexts(file: string): string[] {
   const contexts: string[] = [];
   readLines(file).forEach((line, i) => {
     if (line.trim() === '') return;
