@@ -1,14 +1,14 @@
 // Child process of large-model.test.ts (and bench/models-forward.ts): loads a model folder
 // through LanguageModel, runs one forward on the given ids and reports peak RSS above the
 // baseline taken after ORT is loaded, so the measurement holds nothing but this load.
-// argv[2]: JSON { dir, cacheDir, ids, logitsOut?, threads?, externalThreshold? }.
+// argv[2]: JSON { dir, cacheDir, ids, logitsOut?, threads?, externalThreshold?, weightDtype? }.
 // stdout (last line): JSON { baselineRss, peakRss, source, loadMs, forwardMs, vocab }.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { LanguageModel } from '../../main/engine/models/language-model.ts';
 import { float32 } from '../../main/engine/runtime/tensors.ts';
 import '../../main/engine/runtime/ort.ts';
 
-interface Args { dir: string; cacheDir: string; ids: number[]; logitsOut?: string; threads?: number; externalThreshold?: number }
+interface Args { dir: string; cacheDir: string; ids: number[]; logitsOut?: string; threads?: number; externalThreshold?: number; weightDtype?: 'float32' | 'float16' }
 
 /** A field of /proc/self/status in bytes (VmRSS, VmHWM). */
 function procStatus(field: string): number {
@@ -21,7 +21,7 @@ const args = JSON.parse(process.argv[2]!) as Args;
 const baselineRss = procStatus('VmRSS');
 const t0 = performance.now();
 const lm = await LanguageModel.load(args.dir, {
-  cacheDir: args.cacheDir, ...(args.threads ? { threads: args.threads } : {}),
+  cacheDir: args.cacheDir, ...(args.threads ? { threads: args.threads } : {}), ...(args.weightDtype ? { weightDtype: args.weightDtype } : {}),
   ...(args.externalThreshold !== undefined ? { externalThreshold: args.externalThreshold } : {}),
 });
 const t1 = performance.now();

@@ -1,6 +1,8 @@
 // IR -> ONNX ModelProto bytes, with large initializers moved to an external-data file.
 // Graphs over 2 GB are fine: the protobuf then holds only locations, and saveModel streams
 // the tensor bytes to disk one tensor at a time (no buffer of the whole model is made).
+// Initializers with an `external` location (written by an ExternalWeightSink while building)
+// are referenced where they already lie.
 
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
