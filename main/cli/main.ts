@@ -9,6 +9,7 @@ import { EVAL_HELP, compareCommand, evalCommand } from './eval.ts';
 import { generateCommand, logprobsCommand, modelsCommand } from './models.ts';
 import { type Output, consoleOutput } from './output.ts';
 import { trainCommand } from './train.ts';
+import { compressCommand } from './compress.ts';
 
 const HELP = `recall: is a compressed LLM's knowledge forgotten or displaced?
 
@@ -31,6 +32,11 @@ commands:
                                        per-layer attention and activation similarity to the base
                                        (--model, --label, --adapter repeat; '-' = no adapter)
 ${EVAL_HELP}
+  compress --model DIR --method rtn|gptq|sparsegpt|magnitude [--bits B] [--group-size G] [--sym]
+        [--act-order] [--static-groups] [--mse] [--true-sequential] [--sparsity S | --nm 2:4]
+        [--calib FILE] [--nsamples N] [--seqlen T] [--seed S] [--skip REGEX]... [--override REGEX:bits=N]...
+        --out DIR [--resume] [--json]     layer-by-layer compression with per-module log
+
 options for commands that run a model:
   --ep cpu|cuda|dml|coreml|webgpu      execution provider (falls back to cpu, saying why)
   --threads N                          ONNX Runtime intra-op threads
@@ -38,7 +44,7 @@ options for commands that run a model:
 `;
 
 type Command = (argv: string[], out: Output) => Promise<number>;
-const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand, eval: evalCommand, compare: compareCommand, analyze: analyzeCommand };
+const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand, eval: evalCommand, compare: compareCommand, analyze: analyzeCommand, compress: compressCommand };
 
 export async function main(argv: string[], out: Output = consoleOutput()): Promise<number> {
   const [name, ...rest] = argv;

@@ -83,7 +83,7 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainResult & { 
       optimizer: { kind: 'adamw', lr: o.lr ?? 1e-4, weightDecay: o.weightDecay ?? 0.01 },
       schedule: o.schedule ?? 'linear', warmupSteps: o.warmupSteps ?? 0,
       ...(o.tokens !== undefined ? { tokenBudget: o.tokens } : { totalSteps: o.steps ?? 100 }),
-      gradAccumSteps: o.gradAccumSteps ?? 1, evalEvery: o.evalEvery ?? 50, evalBatches: 8,
+      gradAccumSteps: o.gradAccumSteps ?? 1, ...(o.evalEvery === 0 ? {} : { evalEvery: o.evalEvery ?? 50 }), evalBatches: 8,
       checkpointDir: join(o.out, 'checkpoints'), checkpointEvery: o.checkpointEvery ?? 50,
       seed: o.seed ?? 0, resume: o.resume ?? false,
       ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}),
