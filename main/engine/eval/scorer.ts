@@ -58,8 +58,11 @@ export function modelScorer(lm: LanguageModel, o: ModelScorerOptions = {}): Eval
       }
       const out: PairScore[] = [];
       for (const r of requests) {
-        const whole = await lm.logprobsOfIds([...r.context, ...r.continuation]);
-        const n = r.context.length;
+        // A full forward also feeds the last token, so at the window's edge one more context
+        // token goes (the shared path feeds context + continuation[:-1], as the harness).
+        const context = truncateForScoring(r.context, r.continuation, maxLength - 1);
+        const whole = await lm.logprobsOfIds([...context, ...r.continuation]);
+        const n = context.length;
         let logprob = 0;
         let greedy = true;
         r.continuation.forEach((tok, j) => {
