@@ -69,7 +69,7 @@ describe('stderr and aggregation', () => {
 });
 
 describe('paired bootstrap of the accuracy difference', () => {
-  const a = Array.from({ length: 200 }, (_, i) => (i % 3 === 0 ? 0 : 1));
+  const a: number[] = Array.from({ length: 200 }, (_, i) => (i % 3 === 0 ? 0 : 1));
   const b = a.map((x, i) => (i % 10 === 0 ? 0 : x));
 
   test('diff = mean(B) - mean(A); the CI contains it; same seed same CI, another seed another', () => {
