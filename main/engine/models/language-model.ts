@@ -9,9 +9,24 @@ import { loadModelFolder, type ModelFolder } from './folder.ts';
 import { DEFAULT_EXTERNAL_THRESHOLD, cachedModelGraph, graphWeightBytes } from './graph-cache.ts';
 import type { GraphOptions } from './graph-options.ts';
 import { type ContinuationScore, type Generation, ModelRunner } from './runner.ts';
+import type { DecoderConfig } from './types.ts';
 import { Tokenizer } from './tokenizer.ts';
 
+/**
+ * A recovery adapter applied at load (main/engine/recover/model-adapter.ts makes them from
+ * adapter folders): LoRA weights as graph edits, or a KV prefix each sequence starts from.
+ */
+export interface ModelAdapter {
+  /** Check the adapter fits the base (throws naming the field) and return its graph edits. */
+  prepare(folder: ModelFolder): Promise<GraphOptions> | GraphOptions;
+  /** Once the runner exists (e.g. compute a prompt's KV and install it as the sequence prefix). */
+  attach?(runner: ModelRunner, config: DecoderConfig): Promise<void>;
+  release?(): Promise<void>;
+}
+
 export interface LoadOptions {
+  /** A recovery adapter (LoRA, prompt, prefix, IDP) on top of the base. */
+  adapter?: ModelAdapter;
   ep?: ExecutionProvider;
   threads?: number;
   weightDtype?: 'float32' | 'float16';
@@ -43,6 +58,7 @@ export interface TokenLogprobs {
 export class LanguageModel {
   private constructor(
     readonly folder: ModelFolder, readonly tokenizer: Tokenizer, readonly runner: ModelRunner, readonly graphSource: GraphSource,
+    readonly adapter?: ModelAdapter,
   ) {}
 
   static async load(dir: string, o: LoadOptions = {}): Promise<LanguageModel> {
@@ -50,21 +66,32 @@ export class LanguageModel {
     try {
       if (!folder.tokenizerPath) throw new RecallError('E_TOKENIZER', `${dir}: no tokenizer.json in the model folder`, { file: dir });
       const tokenizer = Tokenizer.fromFolder(dir);
+      const adapterGraph = o.adapter ? await o.adapter.prepare(folder) : {};
       const graphOptions: GraphOptions = {
-        ...o.graph, pastKeyValues: true, logits: 'all', ...(o.weightDtype ? { weightDtype: o.weightDtype } : {}),
+        ...o.graph, ...adapterGraph, pastKeyValues: true, logits: 'all', ...(o.weightDtype ? { weightDtype: o.weightDtype } : {}),
       };
       const session = {
         ...(o.ep ? { ep: o.ep } : {}), ...(o.threads ? { threads: o.threads } : {}), ...(o.onFallback ? { onFallback: o.onFallback } : {}),
       };
       const threshold = o.externalThreshold ?? DEFAULT_EXTERNAL_THRESHOLD;
+      let runner: ModelRunner, source: GraphSource;
       if (graphWeightBytes(folder, graphOptions.weightDtype) < threshold) {
-        const runner = await ModelRunner.create(buildModelGraph(folder.config, folder.weights, graphOptions), folder.config, session);
-        return new LanguageModel(folder, tokenizer, runner, { kind: 'memory' });
+        runner = await ModelRunner.create(buildModelGraph(folder.config, folder.weights, graphOptions), folder.config, session);
+        source = { kind: 'memory' };
+      } else {
+        const cached = cachedModelGraph(folder, graphOptions, o.cacheDir);
+        // Without pre-packing, MatMul reads the memory-mapped weights in place: one copy of each.
+        runner = await ModelRunner.openFile(cached.path, folder.config, { ...session, disablePrepacking: true });
+        source = { kind: 'file', path: cached.path, reused: cached.reused };
       }
-      const cached = cachedModelGraph(folder, graphOptions, o.cacheDir);
-      // Without pre-packing, MatMul reads the memory-mapped weights in place: one copy of each.
-      const runner = await ModelRunner.openFile(cached.path, folder.config, { ...session, disablePrepacking: true });
-      return new LanguageModel(folder, tokenizer, runner, { kind: 'file', path: cached.path, reused: cached.reused });
+      try {
+        await o.adapter?.attach?.(runner, folder.config);
+      } catch (e) {
+        await runner.release();
+        await o.adapter?.release?.();
+        throw e;
+      }
+      return new LanguageModel(folder, tokenizer, runner, source, o.adapter);
     } finally {
       folder.weights.close();
     }
@@ -79,6 +106,9 @@ export class LanguageModel {
 
   async logprobsOfIds(ids: number[]): Promise<TokenLogprobs> {
     if (ids.length === 0) throw new RecallError('E_INVALID_ARGUMENT', 'no tokens to score');
+    if (ids.length > this.config.maxPositions) {
+      throw new RecallError('E_INVALID_ARGUMENT', `${ids.length} tokens is longer than the model's context (${this.config.maxPositions})`, { tokens: ids.length });
+    }
     const bad = ids.find((t) => !Number.isInteger(t) || t < 0 || t >= this.config.vocabSize);
     if (bad !== undefined) throw new RecallError('E_INVALID_ARGUMENT', `token id ${bad} is outside the vocabulary [0, ${this.config.vocabSize})`);
     const r = await this.runner.tokenLogprobs(ids);
@@ -115,5 +145,8 @@ export class LanguageModel {
     return { ...g, text: g.text ?? this.tokenizer.decode(g.tokens, { skipSpecialTokens: true }) };
   }
 
-  async release(): Promise<void> { await this.runner.release(); }
+  async release(): Promise<void> {
+    await this.runner.release();
+    await this.adapter?.release?.();
+  }
 }

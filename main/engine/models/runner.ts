@@ -4,6 +4,8 @@
 // - scoreContinuations: sum log p(continuation | context) and whether every continuation
 //   token is the argmax, with contexts shared by several continuations computed once;
 // - generateGreedy: greedy decoding with a KV cache and stop strings.
+// A sequence may start from a KV prefix instead of an empty cache (setSequencePrefix): a soft
+// prompt's cached KV, prefix-tuning KV, or the prompt IDP picks for that input (recover/).
 
 import type { Model } from '../onnx/ir.ts';
 import { type RecallSession, type SessionOptions, createSession, openSessionFile } from '../runtime/session.ts';
@@ -32,7 +34,11 @@ export interface GenerateOptions {
 
 export interface Generation { tokens: number[]; text?: string; stoppedBy: 'max_tokens' | 'eos' | 'stop_string' }
 
-type Past = { keys: HostTensor[]; values: HostTensor[]; length: number };
+/** Per-layer key/value cache [batch, kvHeads, length, headDim]. */
+export type Past = { keys: HostTensor[]; values: HostTensor[]; length: number };
+
+/** The KV (batch 1) a sequence starts from, given its token ids. */
+export type SequencePrefix = (ids: number[]) => Promise<Past>;
 
 /** log-softmax of one row of logits, returning the chosen token's logprob and the argmax. */
 function rowLogprob(logits: Float32Array, offset: number, vocab: number, token: number): { lp: number; argmax: number } {
@@ -47,7 +53,38 @@ function rowLogprob(logits: Float32Array, offset: number, vocab: number, token: 
 }
 
 export class ModelRunner {
-  private constructor(private readonly session: RecallSession, readonly config: DecoderConfig) {}
+  private prefix: SequencePrefix | undefined;
+  /** Graph built with softPrompt: every step feeds an empty prompt_embeds unless given one. */
+  private readonly hasPromptInput: boolean;
+
+  private constructor(private readonly session: RecallSession, readonly config: DecoderConfig) {
+    this.hasPromptInput = session.inputNames.includes('prompt_embeds');
+  }
+
+  /** Start every sequence from this KV prefix (undefined: an empty cache). */
+  setSequencePrefix(prefix: SequencePrefix | undefined): void { this.prefix = prefix; }
+
+  private startPast(ids: number[]): Promise<Past> {
+    return this.prefix ? this.prefix(ids) : Promise.resolve(this.emptyPast(1));
+  }
+
+  /**
+   * The KV of a soft prompt P [n, embed] run alone at positions 0..n-1 (graph built with
+   * softPrompt). A causal prompt's KV does not depend on what follows, so it is computed once.
+   */
+  async promptPast(embeds: Float32Array, n: number): Promise<Past> {
+    if (!this.hasPromptInput) throw new Error('promptPast needs a graph built with softPrompt');
+    const E = this.config.wordEmbedProjDim;
+    const feeds: Record<string, HostTensor> = {
+      prompt_embeds: float32([1, n, E], embeds), input_ids: int64([1, 0], []),
+      position_ids: int64([1, n], Array.from({ length: n }, (_, i) => i)), attention_mask: int64([1, n], new Array<number>(n).fill(1)),
+    };
+    const empty = this.emptyPast(1);
+    empty.keys.forEach((k, i) => { feeds[`past_key_values.${i}.key`] = k; feeds[`past_key_values.${i}.value`] = empty.values[i]!; });
+    const out = await this.session.run(feeds);
+    const L = this.config.numLayers;
+    return { keys: Array.from({ length: L }, (_, i) => out[`present.${i}.key`]!), values: Array.from({ length: L }, (_, i) => out[`present.${i}.value`]!), length: n };
+  }
 
   /** `model` must be built with pastKeyValues: true and logits: 'all'. */
   static async create(model: Model, config: DecoderConfig, o: SessionOptions = {}): Promise<ModelRunner> {
@@ -68,7 +105,7 @@ export class ModelRunner {
 
   get ep(): string { return this.session.ep; }
 
-  private emptyPast(batch: number): Past {
+  emptyPast(batch: number): Past {
     const { numLayers, numKvHeads, headDim } = this.config;
     const empty = () => float32([batch, numKvHeads, 0, headDim]);
     return { keys: Array.from({ length: numLayers }, empty), values: Array.from({ length: numLayers }, empty), length: 0 };
@@ -94,6 +131,7 @@ export class ModelRunner {
       position_ids: int64([batch, len], pos),
       attention_mask: int64([batch, past.length + len], mask),
     };
+    if (this.hasPromptInput) feeds.prompt_embeds = float32([batch, 0, this.config.wordEmbedProjDim], []);
     past.keys.forEach((k, i) => {
       feeds[`past_key_values.${i}.key`] = k;
       feeds[`past_key_values.${i}.value`] = past.values[i]!;
@@ -112,7 +150,7 @@ export class ModelRunner {
 
   /** For each position t >= 1: log p(ids[t] | ids[<t]) and the greedy token predicted at t-1. */
   async tokenLogprobs(ids: number[]): Promise<{ logprobs: number[]; greedy: number[] }> {
-    const { logits } = await this.step([ids], this.emptyPast(1));
+    const { logits } = await this.step([ids], await this.startPast(ids));
     const V = this.config.vocabSize;
     const logprobs: number[] = [], greedy: number[] = [];
     for (let t = 0; t < ids.length; t++) {
@@ -136,7 +174,7 @@ export class ModelRunner {
     const V = this.config.vocabSize;
     for (const members of groups.values()) {
       const context = requests[members[0]!]!.context;
-      const ctx = await this.step([context], this.emptyPast(1));
+      const ctx = await this.step([context], await this.startPast(context));
       const lastRow = (context.length - 1) * V;
       const conts = members.map((i) => requests[i]!.continuation);
       // Feed each continuation minus its last token after the shared context KV.
@@ -171,7 +209,7 @@ export class ModelRunner {
   async generateGreedy(prompt: number[], o: GenerateOptions): Promise<Generation> {
     const V = this.config.vocabSize;
     const stopTokens = new Set(o.stopTokens ?? this.config.eosTokenIds);
-    let { logits, past } = await this.step([prompt], this.emptyPast(1));
+    let { logits, past } = await this.step([prompt], await this.startPast(prompt));
     let row = (prompt.length - 1) * V;
     const tokens: number[] = [];
     for (let i = 0; i < o.maxTokens; i++) {

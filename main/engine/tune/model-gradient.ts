@@ -2,6 +2,9 @@
 // with the next-token loss, derives the gradient graph for the trainable parameters, and
 // exposes gradient() / evaluate() over TokenBatches. Trainable parameters are graph inputs,
 // fed from the loop's Float32Arrays every step; frozen weights stay initializers.
+// Recovery methods (main/engine/recover) train graph INPUTS instead: a soft prompt
+// (prompt_embeds) or prefix key/values, one value shared by every row of a batch, fed
+// tiled over the batch; their gradient is the sum over the rows.
 
 import { buildGradientGraph, gradName } from '../autodiff/backward.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
@@ -17,9 +20,21 @@ import type { TokenBatch } from './data.ts';
 import type { EvalResult, GradientResult } from './loop.ts';
 import type { Params } from './optimizer.ts';
 
+/** A trained graph input shared by every row of a batch (fed as [batch, ...shape]). */
+export interface SharedInput { name: string; shape: number[]; init: Float32Array }
+
+/**
+ * Positions before the tokens: a soft prompt ('prompt': prompt_embeds, positions 0..n-1, labels
+ * -100 there) or a past KV prefix ('past': the tokens take positions n..n+T-1). METHODS.md section 2.
+ */
+export interface VirtualTokens { kind: 'prompt' | 'past'; length: number }
+
 export interface ModelGradientOptions {
   /** Which graph initializers train: 'all' weights, or a predicate on their graph names. */
   trainable: 'all' | ((name: string) => boolean);
+  /** Graph inputs that train too (prompt_embeds, past_key_values.*); in `params` under their names. */
+  sharedInputs?: SharedInput[];
+  virtualTokens?: VirtualTokens;
   graph?: GraphOptions;
   ep?: ExecutionProvider;
   threads?: number;
@@ -42,49 +57,82 @@ export class ModelGradient {
     readonly paramShapes: Map<string, number[]>,
     private readonly gradSession: RecallSession,
     private readonly evalSession: RecallSession,
+    private readonly shared: ReadonlySet<string>,
+    readonly virtualTokens: VirtualTokens | undefined,
   ) {}
 
   static async create(config: DecoderConfig, weights: WeightSource, o: ModelGradientOptions): Promise<ModelGradient> {
     const forward = buildModelGraph(config, weights, { ...o.graph, loss: true, logits: 'all' });
     const pick = o.trainable === 'all' ? () => true : o.trainable;
     const trainable = forward.graph.initializers.filter((t) => isWeight(t.name) && pick(t.name));
-    if (trainable.length === 0) throw new Error('no trainable parameters selected');
-    const params: Params = new Map(trainable.map((t) => [t.name, Float32Array.from(t.data as Float32Array)]));
-    const shapes = new Map(trainable.map((t) => [t.name, [...t.dims]]));
+    const shared = o.sharedInputs ?? [];
+    if (trainable.length === 0 && shared.length === 0) throw new Error('no trainable parameters selected');
+    const inputNames = new Set(forward.graph.inputs.map((i) => i.name));
+    for (const x of shared) {
+      if (!inputNames.has(x.name)) throw new Error(`shared input '${x.name}' is not a graph input`);
+      if (x.init.length !== x.shape.reduce((a, d) => a * d, 1)) throw new Error(`shared input '${x.name}': ${x.init.length} values for shape [${x.shape}]`);
+    }
+    const params: Params = new Map([
+      ...trainable.map((t): [string, Float32Array] => [t.name, Float32Array.from(t.data as Float32Array)]),
+      ...shared.map((x): [string, Float32Array] => [x.name, Float32Array.from(x.init)]),
+    ]);
+    const shapes = new Map([...trainable.map((t): [string, number[]] => [t.name, [...t.dims]]), ...shared.map((x): [string, number[]] => [x.name, [...x.shape]])]);
     const names = trainable.map((t) => t.name);
     const sessionOptions = { ...(o.ep ? { ep: o.ep } : {}), ...(o.threads ? { threads: o.threads } : {}), ...(o.onFallback ? { onFallback: o.onFallback } : {}), optimization: 'extended' as const };
-    const gradSession = await createSession(buildGradientGraph(forward, { loss: 'loss', wrt: names }), sessionOptions);
+    const gradSession = await createSession(buildGradientGraph(forward, { loss: 'loss', wrt: [...names, ...shared.map((x) => x.name)] }), sessionOptions);
     const evalSession = await createSession(promoteParams(forward, names), sessionOptions);
-    return new ModelGradient(config, params, shapes, gradSession, evalSession);
+    return new ModelGradient(config, params, shapes, gradSession, evalSession, new Set(shared.map((x) => x.name)), o.virtualTokens);
   }
 
-  private feeds(batch: TokenBatch): { feeds: Record<string, HostTensor>; tokens: number } {
+  /**
+   * Feeds for a batch. With virtual tokens of length n: 'prompt' widens positions, mask and
+   * labels to n+T (labels -100 on the prompt); 'past' gives the tokens positions n..n+T-1 and a
+   * mask over n+T keys. `values` override the trained values by name (e.g. IDP's chosen prompt).
+   */
+  private feeds(batch: TokenBatch, values?: ReadonlyMap<string, Float32Array>): { feeds: Record<string, HostTensor>; tokens: number } {
     const { batchSize: B, seqLen: T } = batch;
-    const positions = Array.from({ length: B * T }, (_, i) => i % T);
-    const labels = Array.from(batch.labels, (v) => (v < 0 ? -100 : v));
+    const vt = this.virtualTokens;
+    const n = vt?.length ?? 0;
+    const lead = vt?.kind === 'prompt' ? n : 0; // positions fed before the tokens in this pass
+    const start = vt?.kind === 'past' ? n : 0; // first position of the fed sequence
+    const W = lead + T;
+    const positions = Array.from({ length: B * W }, (_, i) => start + (i % W));
+    const labels = new Array<number>(B * W).fill(-100);
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) { const v = batch.labels[b * T + t]!; labels[b * W + lead + t] = v < 0 ? -100 : v; }
     const feeds: Record<string, HostTensor> = {
       input_ids: int64([B, T], batch.inputs),
-      position_ids: int64([B, T], positions),
-      attention_mask: int64([B, T], new Array<number>(B * T).fill(1)),
-      labels: int64([B, T], labels),
+      position_ids: int64([B, W], positions),
+      attention_mask: int64([B, n + T], new Array<number>(B * (n + T)).fill(1)),
+      labels: int64([B, W], labels),
     };
-    for (const [name, p] of this.params) feeds[name] = float32(this.paramShapes.get(name)!, p);
+    for (const [name, p] of this.params) {
+      const v = values?.get(name) ?? p;
+      const shape = this.paramShapes.get(name)!;
+      feeds[name] = this.shared.has(name) ? float32([B, ...shape], tile(v, B)) : float32(shape, v);
+    }
     return { feeds, tokens: labels.filter((v) => v !== -100).length };
   }
 
-  readonly gradient = async (batch: TokenBatch): Promise<GradientResult> => {
-    const { feeds, tokens } = this.feeds(batch);
+  /** Loss and gradients at the current params, or with `values` in place of some of them. */
+  async gradientFor(batch: TokenBatch, values?: ReadonlyMap<string, Float32Array>): Promise<GradientResult> {
+    const { feeds, tokens } = this.feeds(batch, values);
     const out = await this.gradSession.run(feeds);
     const grads = new Map<string, Float32Array>();
-    for (const name of this.params.keys()) grads.set(name, out[gradName(name)]!.data as Float32Array);
+    for (const [name, p] of this.params) {
+      const g = out[gradName(name)]!.data as Float32Array;
+      grads.set(name, this.shared.has(name) ? sumRows(g, p.length) : g);
+    }
     return { loss: (out.loss!.data as Float32Array)[0]!, grads, tokens };
-  };
+  }
 
-  readonly evaluate = async (batch: TokenBatch): Promise<EvalResult> => {
-    const { feeds, tokens } = this.feeds(batch);
+  async evaluateFor(batch: TokenBatch, values?: ReadonlyMap<string, Float32Array>): Promise<EvalResult> {
+    const { feeds, tokens } = this.feeds(batch, values);
     const out = await this.evalSession.run(feeds, ['loss']);
     return { loss: (out.loss!.data as Float32Array)[0]!, tokens };
-  };
+  }
+
+  readonly gradient = (batch: TokenBatch): Promise<GradientResult> => this.gradientFor(batch);
+  readonly evaluate = (batch: TokenBatch): Promise<EvalResult> => this.evaluateFor(batch);
 
   /** Trained parameters under Hugging Face names and layouts ([out, in] for linear weights). */
   hfTensors(): { name: string; shape: number[]; data: Float32Array }[] {
@@ -100,4 +148,18 @@ export class ModelGradient {
     await this.gradSession.release();
     await this.evalSession.release();
   }
+}
+
+/** `rows` copies of v, back to back. */
+function tile(v: Float32Array, rows: number): Float32Array {
+  const out = new Float32Array(v.length * rows);
+  for (let r = 0; r < rows; r++) out.set(v, r * v.length);
+  return out;
+}
+
+/** g [rows, size] -> the sum over rows [size] (the gradient of a value tiled over the batch). */
+function sumRows(g: Float32Array, size: number): Float32Array {
+  const out = new Float32Array(size);
+  for (let r = 0; r < g.length / size; r++) for (let i = 0; i < size; i++) out[i]! += g[r * size + i]!;
+  return out;
 }
