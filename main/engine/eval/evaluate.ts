@@ -82,7 +82,12 @@ export async function evaluateLoaded(scorer: EvalScorer, loaded: LoadedTask, o: 
   for (const doc of chosen) {
     if (o.signal?.aborted) throw new RecallError('E_INVALID_ARGUMENT', 'evaluation cancelled');
     const { prefix } = fewshotPrefix(task, docs, doc, o.shots ?? 0, seed);
-    samples.push(await scoreDoc(task, doc, scorer, { prefix, ...(o.maxGenTokens ? { maxGenTokens: o.maxGenTokens } : {}) }));
+    try {
+      samples.push(await scoreDoc(task, doc, scorer, { prefix, ...(o.maxGenTokens ? { maxGenTokens: o.maxGenTokens } : {}) }));
+    } catch (e) {
+      if (!(e instanceof RecallError)) throw e;
+      throw new RecallError(e.code, `task ${task.name}, doc ${doc.index} (${loaded.files[0]}): ${e.message}`, { ...e.details, task: task.name, doc: doc.index }, { cause: e });
+    }
     o.onProgress?.(task.name, samples.length, chosen.length);
   }
   return {
