@@ -9,6 +9,8 @@ import { EVAL_HELP, compareCommand, evalCommand } from './eval.ts';
 import { generateCommand, logprobsCommand, modelsCommand } from './models.ts';
 import { type Output, consoleOutput } from './output.ts';
 import { trainCommand } from './train.ts';
+import { tuneCommand } from './tune.ts';
+import { costCommand } from './cost.ts';
 import { compressCommand } from './compress.ts';
 
 const HELP = `recall: is a compressed LLM's knowledge forgotten or displaced?
@@ -26,6 +28,13 @@ commands:
         [--seq-len T] [--grad-accum K] [--warmup N] [--schedule linear|cosine|constant]
         [--eval-every N] [--checkpoint-every N] [--seed S] [--resume] [--json]
                                        full fine-tuning (AdamW) through ONNX Runtime; resumable
+  tune --model DIR --method lora|prompt|prefix|idp --data FILE --out DIR [--steps N | --tokens N]
+       [--lr X] [--seed S] [--resume] [--rank R --alpha A --targets q_proj,v_proj] [--merge]
+       [--virtual-tokens N --init random|vocab|text:WORDS] [--reparam] [--prompts M --sel-layer L
+       --idp-training joint-hard|independent] [train's batch/schedule/checkpoint options] [--json]
+                                       train a recovery adapter on a frozen base; PEFT layout
+  cost --model DIR --adapter DIR... [--sequences K] [--seq-len T] [--repeats R] [--json]
+                                       extra parameters and latency of base + each adapter
 
   analyze --base DIR --model DIR [--label NAME] [--adapter PEFT_DIR] (--task T | --texts FILE)
         [--data-dir DIR]... [--limit N] [--batch-size B] [--max-tokens N] [--cka] [--json] [--out FILE]
@@ -41,6 +50,7 @@ options for commands that run a model:
   --ep cpu|cuda|dml|coreml|webgpu      execution provider (falls back to cpu, saying why)
   --threads N                          ONNX Runtime intra-op threads
   --weight-dtype float32|float16       how weights are held in memory
+  --adapter DIR                        apply a recovery adapter (LoRA, prompt, prefix, IDP)
 `;
 
 type Command = (argv: string[], out: Output) => Promise<number>;

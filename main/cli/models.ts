@@ -1,13 +1,14 @@
 // `recall models inspect`, `recall logprobs`, `recall generate`.
 import { LanguageModel } from '../engine/models/language-model.ts';
 import { inspectModel } from '../engine/models/folder.ts';
+import { openAdapter } from '../engine/recover/model-adapter.ts';
 import { parseExecutionProvider } from '../engine/runtime/providers.ts';
 import { type FlagSpec, type Parsed, UsageError, optionalInt, parseFlags, requireString } from './args.ts';
 import type { Output } from './output.ts';
 
 const RUN_FLAGS: FlagSpec = {
   model: { type: 'string' }, ep: { type: 'string' }, threads: { type: 'string' },
-  'weight-dtype': { type: 'string' }, json: { type: 'boolean' },
+  'weight-dtype': { type: 'string' }, json: { type: 'boolean' }, adapter: { type: 'string' },
 };
 
 function bytes(b: number): string {
@@ -23,7 +24,9 @@ async function loadFromFlags(p: Parsed, command: string, out: Output): Promise<L
   const wd = p.flags['weight-dtype'];
   if (wd !== undefined && wd !== 'float32' && wd !== 'float16') throw new UsageError(`${command}: --weight-dtype must be float32 or float16`);
   const threads = optionalInt(p, 'threads', command, 1);
+  const adapter = typeof p.flags.adapter === 'string' ? openAdapter(p.flags.adapter, { ...(ep ? { ep } : {}), ...(threads ? { threads } : {}) }) : undefined;
   return LanguageModel.load(dir, {
+    ...(adapter ? { adapter } : {}),
     ...(ep ? { ep } : {}), ...(threads ? { threads } : {}), ...(wd ? { weightDtype: wd as 'float32' | 'float16' } : {}),
     onFallback: (m) => out.warn(m),
   });
