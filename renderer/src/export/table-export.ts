@@ -32,7 +32,7 @@ export function tableToCsv(t: TableData): string {
 }
 
 function mdEscape(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return s.replace(/[\\|*_]/g, (ch) => `\\${ch}`).replace(/\n/g, ' ');
 }
 
 export function tableToMarkdown(t: TableData): string {
