@@ -126,10 +126,11 @@ async function idpTrainer(spec: Extract<MethodSpec, { method: 'idp' }>, folder: 
   const n = spec.virtualTokens, m = spec.prompts, E = config.wordEmbedProjDim;
   const names = Array.from({ length: m }, (_, i) => `idp.prompt.${i}`);
   // Different seeds per prompt: with text/vocab init all prompts would start equal and the
-  // hard choice could never tell them apart, so those inits get a small N(0, 0.01) jitter.
+  // joint hard choice could never tell them apart, so those inits get a small N(0, 0.01) jitter
+  // (independent training separates them by their data shards instead).
   const params: Params = new Map(names.map((name, i) => {
     const p = initialPrompt(spec.init, n, config, weights, tokenizer, o.seed + 7919 * i);
-    if (spec.init.kind !== 'random' && i > 0) normal(p.length, o.seed + 104729 * i, 0.01).forEach((v, k) => { p[k]! += v; });
+    if (spec.training === 'joint-hard' && spec.init.kind !== 'random' && i > 0) normal(p.length, o.seed + 104729 * i, 0.01).forEach((v, k) => { p[k]! += v; });
     return [name, p];
   }));
   const paramShapes = new Map(names.map((name) => [name, [n, E]]));

@@ -138,22 +138,24 @@ export async function tuneModel(o: TuneOptions): Promise<TuneResult> {
     const spec = o.method;
     const base = baseShapeOf(folder.config, o.model);
     if (spec.method === 'idp' && spec.training === 'independent') {
-      // Each prompt trained alone as a soft prompt, with its own seed and its own shard of the data.
+      // Each prompt trained alone as a soft prompt, with its own seed and its own shard of the
+      // data; held-out loss before and after is IDP's (a prompt chosen per sequence) on the whole data.
       const runs: Run[] = [];
+      const judge = await createMethodTrainer(spec, folder, tokenizer, { seed, session });
       try {
+        const before = o.resume ? null : await heldOutLoss(judge, data, batchSize);
         const shard = Math.floor(tokens.length / spec.prompts);
         for (let i = 0; i < spec.prompts && (i === 0 || runs.at(-1)!.result.status === 'completed'); i++) {
           const part = TokenDataset.fromTokens(tokens.subarray(i * shard, (i + 1) * shard), { seqLen, heldOutFraction: o.heldOutFraction ?? 0.05, source: `${o.data} (shard ${i + 1}/${spec.prompts})` });
           runs.push(await runOne({ method: 'prompt', virtualTokens: spec.virtualTokens, init: spec.init }, part, seed + 7919 * i, join(o.out, 'checkpoints', `prompt-${i}`), i));
         }
-        const E = folder.config.wordEmbedProjDim, size = spec.virtualTokens * E;
-        const pool = new Float32Array(spec.prompts * size);
-        runs.forEach((r, i) => pool.set(r.trainer.params.get('prompt_embeds')!, i * size));
-        const idp: Adapter = { method: 'idp', base, numVirtualTokens: spec.virtualTokens, numPrompts: spec.prompts, selLayer: spec.selLayer, training: 'independent', init: spec.init, pool };
-        const mean = (xs: (number | null)[]) => (xs.every((x) => x !== null) ? xs.reduce((a, x) => a + x!, 0) / xs.length : null);
-        return finish(idp, runs, { before: mean(runs.map((r) => r.before)), after: mean(runs.map((r) => r.after)) });
+        runs.forEach((r, i) => judge.params.set(`idp.prompt.${i}`, r.trainer.params.get('prompt_embeds')!));
+        const done = runs.length === spec.prompts && runs.every((r) => r.result.status === 'completed');
+        const idp: Adapter = { ...judge.adapter(), base };
+        return finish(idp, runs, { before, after: done ? await heldOutLoss(judge, data, batchSize) : null });
       } finally {
         for (const r of runs) await r.trainer.release();
+        await judge.release();
       }
     }
     const run = await runOne(spec, data, seed, join(o.out, 'checkpoints'));
