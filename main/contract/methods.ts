@@ -10,6 +10,7 @@
 
 import { z } from 'zod';
 import type { ExecutionProviderName } from './execution.ts';
+import { runMethods, type RunMethodResults } from './run-methods.ts';
 import { settingsPatchSchema, type Settings } from './settings.ts';
 
 const noParams = z.strictObject({});
@@ -19,6 +20,8 @@ export const methods = {
   'runtime.providers': { summary: 'Execution providers the installed ONNX Runtime knows about.', params: noParams },
   'settings.get': { summary: 'The current settings.', params: noParams },
   'settings.set': { summary: 'Changes some settings, saves them and returns all of them.', params: settingsPatchSchema },
+  // models, data, jobs, runs, experiments (run-methods.ts)
+  ...runMethods,
 } as const satisfies Record<string, { summary: string; params: z.ZodType }>;
 
 export interface AppInfo {
@@ -58,7 +61,7 @@ export interface ProvidersInfo {
   fallback: ExecutionProviderName;
 }
 
-export interface MethodResults {
+export interface MethodResults extends RunMethodResults {
   'app.info': AppInfo;
   'runtime.providers': ProvidersInfo;
   'settings.get': Settings;

@@ -11,6 +11,12 @@ import {
   type Envelope, type EventListener, type EventName, type EventPayload, type MethodName, type Params,
   type ParsedParams, type Result,
 } from '../contract/index.ts';
+import { experimentHandlers } from './handlers/experiment-handlers.ts';
+import { jobHandlers } from './handlers/job-handlers.ts';
+import { modelHandlers } from './handlers/model-handlers.ts';
+import { runHandlers } from './handlers/run-handlers.ts';
+import { EngineServices, type JobsOptions } from './handlers/services.ts';
+import type { Handler, HandlerContext, Handlers } from './handlers/types.ts';
 import { availableProviders } from './runtime/providers.ts';
 import { ort } from './runtime/ort.ts';
 import { resolveHome } from './settings/home.ts';
@@ -19,6 +25,8 @@ import { SettingsStore } from './settings/store.ts';
 export interface ApiOptions {
   /** Settings folder; default RECALL_HOME, else the platform's app-data folder. */
   home?: string;
+  /** How jobs run (tests pass a launcher, a concurrency, a cancel grace period). */
+  jobs?: JobsOptions;
 }
 
 export interface Api {
@@ -30,18 +38,9 @@ export interface Api {
   close(): Promise<void>;
 }
 
-/** What every handler gets besides its params. */
-interface HandlerContext {
-  home: string;
-  settings: SettingsStore;
-  emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
-}
+type CoreMethod = 'app.info' | 'runtime.providers' | 'settings.get' | 'settings.set';
 
-type Handler<M extends MethodName> = (params: ParsedParams<M>, ctx: HandlerContext) => Promise<Result<M>> | Result<M>;
-type HandlerMap = { [M in MethodName]: Handler<M> };
-
-// One entry per method of main/contract/methods.ts; a missing entry does not compile.
-const handlers: HandlerMap = {
+const coreHandlers: Handlers<CoreMethod> = {
   'app.info': (_params, ctx) => ({
     name: 'Recall',
     version: pkg.version,
@@ -72,6 +71,10 @@ const handlers: HandlerMap = {
   },
 };
 
+// One entry per method of main/contract/methods.ts (split by domain under handlers/); a missing
+// entry does not compile.
+const handlers: Handlers<MethodName> = { ...coreHandlers, ...modelHandlers, ...jobHandlers, ...runHandlers, ...experimentHandlers };
+
 export function createApi(options: ApiOptions = {}): Api {
   const home = resolveHome(options.home);
   const listeners = new Map<EventName, Set<(payload: unknown) => void>>();
@@ -87,7 +90,9 @@ export function createApi(options: ApiOptions = {}): Api {
     }
   };
   // Opened lazily-but-eagerly: createApi stays synchronous, every call awaits the load.
-  const ready: Promise<HandlerContext> = SettingsStore.open(home).then((settings) => ({ home, settings, emit }));
+  const ready: Promise<HandlerContext> = SettingsStore.open(home).then((settings) => ({
+    home, settings, emit, services: new EngineServices(settings, emit, options.jobs),
+  }));
   ready.catch(() => undefined); // reported by the first call
 
   async function call(method: string, params?: unknown): Promise<Envelope<unknown>> {
@@ -122,6 +127,7 @@ export function createApi(options: ApiOptions = {}): Api {
       closed = true;
       listeners.clear();
       const ctx = await ready.catch(() => undefined);
+      await ctx?.services.close().catch((err: unknown) => console.error('recall: closing the job queue failed:', err));
       await ctx?.settings.flush().catch(() => undefined);
     },
   };

@@ -3,6 +3,7 @@
 export { openStore, type OpenStoreOptions, type Store } from './store.ts';
 export { checkIntegrity, databasePath, journalMode, openDatabase, type SqliteDatabase } from './database.ts';
 export { appliedVersion, LATEST_SCHEMA_VERSION, migrate, MIGRATIONS, type Migration, type MigrateResult } from './migrations.ts';
+export { insertRunVerbatim, type VerbatimRun } from './run-import.ts';
 export { recoverInterruptedRuns, type RecoverOptions } from './recovery.ts';
 export { canonicalJson, fingerprint } from './fingerprint.ts';
 export { INTERRUPTED_ERROR, RUN_KINDS, RUN_STATUSES, RUN_TRANSITIONS, type RunKind, type RunStatus } from './run-status.ts';

@@ -1,0 +1,58 @@
+// experiments.*: a spec expanded into runs (create), run in the background (run, resume), and
+// read back with its method x task table (get).
+
+import { ApiError, type ExperimentInfo } from '../../contract/index.ts';
+import { createExperiment, readPlan, stepInfos, type ExperimentPlan } from '../experiments/plan-experiment.ts';
+import { experimentTable } from '../experiments/results-table.ts';
+import { ExperimentRunner } from '../experiments/run-experiment.ts';
+import type { HandlerContext, Handlers } from './types.ts';
+
+function info(ctx: HandlerContext, runId: number, plan: ExperimentPlan): ExperimentInfo {
+  const { store } = ctx.services;
+  const run = store.runs.require(runId);
+  const count = (o: string) => plan.steps.filter((s) => s.origin === o).length;
+  return {
+    runId, name: run.name, status: run.status, steps: stepInfos(store, plan), created: count('created'), reused: count('reused'), resumed: count('resumed'),
+    tasks: plan.tasks, table: experimentTable(store, plan),
+  };
+}
+
+function experimentRun(ctx: HandlerContext, runId: number) {
+  const run = ctx.services.store.runs.require(runId);
+  if (run.kind !== 'experiment') throw new ApiError('E_BAD_ARGUMENT', `runId: run ${runId} is a ${run.kind} run, not an experiment`, { runId });
+  return run;
+}
+
+function startRunner(ctx: HandlerContext, runId: number): ExperimentInfo {
+  const { services } = ctx;
+  const plan = readPlan(services.dataDir, runId);
+  const runner = new ExperimentRunner({ store: services.store, queue: services.queue, experimentId: runId, plan, emit: (e, p) => ctx.emit(e, p) });
+  services.experiments.set(runId, runner);
+  void runner.finished.finally(() => services.experiments.delete(runId));
+  return info(ctx, runId, plan);
+}
+
+export const experimentHandlers: Handlers<'experiments.create' | 'experiments.run' | 'experiments.get' | 'experiments.resume'> = {
+  'experiments.create': async ({ spec, force }, ctx) => {
+    const { run, plan } = await createExperiment(ctx.services.store, ctx.services.dataDir, spec, { ...(force ? { force } : {}), executionProvider: ctx.settings.get().executionProvider });
+    for (const s of plan.steps) if (s.origin === 'created') ctx.emit('runs.updated', { runId: s.runId, kind: s.kind, status: 'queued' });
+    ctx.emit('runs.updated', { runId: run.id, kind: 'experiment', status: run.status });
+    return info(ctx, run.id, plan);
+  },
+  'experiments.run': ({ runId }, ctx) => {
+    const run = experimentRun(ctx, runId);
+    if (ctx.services.experiments.has(runId)) return info(ctx, runId, readPlan(ctx.services.dataDir, runId));
+    if (run.status !== 'queued') throw new ApiError('E_BAD_ARGUMENT', `runId: experiment ${runId} is '${run.status}'${run.status === 'failed' || run.status === 'cancelled' ? '; use experiments.resume' : ''}`, { runId, status: run.status });
+    return startRunner(ctx, runId);
+  },
+  'experiments.resume': ({ runId }, ctx) => {
+    const run = experimentRun(ctx, runId);
+    if (ctx.services.experiments.has(runId)) return info(ctx, runId, readPlan(ctx.services.dataDir, runId));
+    if (run.status !== 'failed' && run.status !== 'cancelled') throw new ApiError('E_BAD_ARGUMENT', `runId: experiment ${runId} is '${run.status}'; only failed or cancelled experiments can be resumed`, { runId, status: run.status });
+    return startRunner(ctx, runId);
+  },
+  'experiments.get': ({ runId }, ctx) => {
+    experimentRun(ctx, runId);
+    return info(ctx, runId, readPlan(ctx.services.dataDir, runId));
+  },
+};
