@@ -4,7 +4,7 @@
 // Deterministic given the seed. `--tiny` trains a few steps of a tiny variant (CI's check).
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { LanguageModel } from '../../main/engine/models/language-model.ts';
 import { initWeights } from '../../main/engine/models/init-weights.ts';
 import { parseDecoderConfig } from '../../main/engine/models/config.ts';
@@ -70,6 +70,9 @@ export async function buildDemoModel(o: RecipeOptions): Promise<{ scores: DemoSc
     const scores = await evaluateDemoTasks(lm, join(o.corpusDir, 'tasks'), limit);
     await lm.release();
     rmSync(join(o.out, 'checkpoints'), { recursive: true, force: true });
+    rmSync(join(o.out, 'training.json'), { force: true });
+    // Tells Recall where this model's calibration split and tasks are (compress's --calib default).
+    writeFileSync(join(o.out, 'recall.json'), JSON.stringify({ producedBy: 'npm run build:demo-model', seed: o.seed, calibration: relative(o.out, join(o.corpusDir, 'calibration.txt')), tasks: relative(o.out, join(o.corpusDir, 'tasks')) }, null, 2) + '\n');
     mkdirSync(o.out, { recursive: true });
     writeFileSync(join(o.out, 'README.md'), renderModelCard({ config: configJson, corpus, result, seconds, scores, baseline, options: o, parameters: weights.names().reduce((n, k) => n + weights.info(k).shape.reduce((a, b) => a * b, 1), 0) }));
     o.log(`demo_mc acc ${scores.mc.acc.toFixed(3)} (untrained ${baseline.mc.acc.toFixed(3)}); demo_cloze acc ${scores.cloze.acc.toFixed(3)} (untrained ${baseline.cloze.acc.toFixed(3)})`);

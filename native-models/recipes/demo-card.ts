@@ -39,7 +39,7 @@ ${Object.entries(cfg).filter(([k]) => k !== 'architectures').map(([k, v]) => `| 
 
 ## Training
 - Recipe: \`npm run build:demo-model\` (\`native-models/recipes/build-demo-model.ts\`), deterministic given the seed.
-- Data: \`native-models/demo/train.txt\` (${(c.corpus.train.length / 1e6).toFixed(2)} MB), paragraphs framed with BOS, sequences of ${c.options.seqLen} tokens.
+- Data: \`native-models/demo/train.txt\` (${(c.corpus.train.length / 1e6).toFixed(2)} MB), paragraphs framed with BOS and EOS, sequences of ${c.options.seqLen} tokens.
 - ${c.result.step} steps of batch ${c.options.batchSize} (${c.result.tokensSeen.toLocaleString('en-US')} tokens), AdamW lr ${c.options.lr} with warmup and cosine decay, weight decay 0.01, gradient clip 1.0.
 - Wall time: ${(c.seconds / 60).toFixed(1)} min on this machine's CPU.
 
@@ -50,6 +50,10 @@ ${curve}
 | step | held-out loss |
 |---|---|
 ${evals}
+
+The held-out loss is measured on the last 2% of train.txt's token stream. It falls, then rises
+as the model memorises the exact sentences of the training split: the facts themselves recur in
+other wordings across the corpus, and what the model knows is measured by the tasks below.
 
 ## What it knows (held-out question phrasings, never seen in training)
 | task | metric | trained | untrained (same architecture, initial weights) | chance |
