@@ -1,6 +1,6 @@
 // The workbench flow both e2e projects run (test/app/browser.test.ts through the bridge in
 // Chromium, e2e/electron.test.ts in the Electron window): the Engine panel shows the ORT version
-// and the cpu provider, a bad setting is refused naming its field, a good one is saved, and the
+// and the cpu provider (Settings view), a bad setting is refused naming its field, a good one is saved, and the
 // page is photographed in light and dark. The page must not log errors or CSP violations.
 
 import assert from 'node:assert/strict';
@@ -31,6 +31,9 @@ export interface FlowOptions {
 
 export async function runWorkbenchFlow(page: Page, opts: FlowOptions): Promise<{ screenshots: string[] }> {
   await page.getByRole('heading', { name: 'Recall', exact: true }).waitFor();
+  // The engine panel and the settings form live in the Settings view.
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('view-title').filter({ hasText: 'Settings' }).waitFor();
   const ort = page.getByTestId('ort-version');
   await ort.waitFor({ timeout: 15_000 });
   assert.match((await ort.textContent())?.trim() ?? '', /^\d+\.\d+\.\d+/, 'Engine panel shows the ONNX Runtime version');

@@ -47,7 +47,7 @@ export interface ChartSize {
   unit: '' | 'pt';
 }
 
-export const SCREEN = (width: number, height: number): ChartSize => ({ width, height, fontSize: 12, unit: '' });
+export const SCREEN = (width: number, height: number): ChartSize => ({ width, height, fontSize: 13, unit: '' });
 
 /** Publication sizes (points): a single column and a full text width of a two-column paper. */
 export const PUBLICATION_SIZES = {

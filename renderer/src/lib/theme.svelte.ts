@@ -32,3 +32,17 @@ export function setTheme(choice: ThemeChoice): void {
     // storage may be unavailable; the choice still holds for this session
   }
 }
+
+/** Whether the page is dark now (the choice, or the system's when 'system'); charts follow it. */
+export const systemDark = $state({ dark: typeof matchMedia === 'function' && matchMedia('(prefers-color-scheme: dark)').matches });
+
+export function watchSystemTheme(): () => void {
+  const mq = matchMedia('(prefers-color-scheme: dark)');
+  const update = () => (systemDark.dark = mq.matches);
+  mq.addEventListener('change', update);
+  return () => mq.removeEventListener('change', update);
+}
+
+export function isDark(): boolean {
+  return theme.choice === 'dark' || (theme.choice === 'system' && systemDark.dark);
+}

@@ -1,0 +1,143 @@
+// What the views show, in the renderer's own terms. The data source (lib/data-source.ts)
+// fills these from the engine's API where its methods exist, and from the sample data in
+// fixtures/sample-data.ts where they do not yet.
+
+import type { AttentionHeatmapData } from '../charts/attention-heatmap.ts';
+import type { CompressionLogEntry } from '../charts/compression-log.ts';
+import type { LayerSeries } from '../charts/layer-similarity.ts';
+import type { TrainingCurveData } from '../charts/training-curve.ts';
+import type { AccuracyTableData } from '../tables/accuracy-table.ts';
+
+export interface ModelEntry {
+  id: string;
+  name: string;
+  source: 'demo' | 'folder';
+  path: string;
+  architecture: string;
+  parameters: number;
+  layers: number;
+  hiddenSize: number;
+  heads: number;
+  vocabSize: number;
+  dtype: string;
+  sizeBytes: number;
+}
+
+export type RunKind = 'compress' | 'tune' | 'eval' | 'analyze';
+export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface RunSummary {
+  id: string;
+  name: string;
+  kind: RunKind;
+  status: RunStatus;
+  model: string;
+  /** e.g. "GPTQ 3-bit g128"; "dense" for the base model. */
+  method: string;
+  recovery: string | null;
+  tasks: string[];
+  seed: number;
+  createdAt: string;
+  durationSeconds: number | null;
+  /** The run this one was made from (a recovery's compressed model, an eval's model run). */
+  parentId: string | null;
+  experimentId: string | null;
+  /** Mean primary metric over the run's tasks, when evaluated. */
+  average: number | null;
+}
+
+export interface TaskMetric {
+  task: string;
+  metric: string;
+  value: number;
+  stderr: number | null;
+  items: number;
+}
+
+export interface RunDetail extends RunSummary {
+  config: Record<string, unknown>;
+  metrics: TaskMetric[];
+  compressionLog: CompressionLogEntry[] | null;
+  training: TrainingCurveData | null;
+  artifacts: { name: string; bytes: number }[];
+}
+
+export type JobStatus = 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled';
+
+export interface JobEntry {
+  id: string;
+  runId: string | null;
+  label: string;
+  kind: RunKind;
+  status: JobStatus;
+  stage: string;
+  fraction: number;
+  etaSeconds: number | null;
+  startedAt: string;
+  log: string[];
+  error: string | null;
+}
+
+export interface FlipItem {
+  docId: number;
+  prompt: string;
+  answer: string;
+}
+
+export interface TaskFlips {
+  task: string;
+  /** Known by the dense model, lost by compression, brought back by the recovery. */
+  recovered: FlipItem[];
+  /** Lost by compression and still lost after recovery. */
+  lost: FlipItem[];
+  /** Wrong dense, right compressed (noise). */
+  gained: FlipItem[];
+}
+
+export interface CompareData {
+  table: AccuracyTableData;
+  /** Per recovered row label, per task. */
+  flips: Record<string, TaskFlips[]>;
+}
+
+export interface LayerPrompt {
+  id: string;
+  text: string;
+  /** Why the IDP selector chose it (instruction-driven prompt), e.g. "lost by GPTQ 3-bit". */
+  reason: string;
+}
+
+export interface LayerData {
+  models: string[];
+  metrics: { id: 'attention' | 'activation' | 'cka'; label: string; series: LayerSeries[] }[];
+  prompts: LayerPrompt[];
+  /** Heatmaps per prompt id, per layer (head-averaged or a chosen head). */
+  heatmaps: Record<string, AttentionHeatmapData[]>;
+}
+
+export interface ExperimentDraft {
+  model: string;
+  compressions: CompressionChoice[];
+  recoveries: RecoveryChoice[];
+  tasks: string[];
+  seeds: number[];
+  limit: number | null;
+}
+
+export interface CompressionChoice {
+  method: 'rtn' | 'gptq' | 'sparsegpt' | 'magnitude';
+  bits?: number;
+  groupSize?: number;
+  sparsity?: number;
+  nm?: [number, number];
+}
+
+export interface RecoveryChoice {
+  method: 'lora' | 'prompt' | 'prefix';
+  rank?: number;
+  tokens?: number;
+  steps: number;
+}
+
+/** A value with where it came from: the live API, or sample data because a method is missing. */
+export type Sourced<T> = { value: T; sample: false } | { value: T; sample: true; missing: string };
