@@ -29,7 +29,7 @@ export const compressJob: JobKindRunner = {
         ctx.log(m.skipped ? `${m.path} kept dense` : `${m.path} ${m.rows}x${m.cols} loss ${m.loss.toPrecision(4)} rel. error ${m.relError.toExponential(2)}${m.sparsity !== null ? ` sparsity ${(100 * m.sparsity).toFixed(1)}%` : ''}`);
       },
     });
-    if (r.resumedFromLayer !== undefined) ctx.log(`resumed at layer ${r.resumedFromLayer + 1}`);
+    if (r.resumedFromLayer !== undefined) ctx.log(`resumed at layer ${r.resumedFromLayer + 1} (the layers before it restored from checkpoints)`);
     if (r.status === 'cancelled') return 'cancelled';
     store.runs.addTimings(run.id, { compress: performance.now() - t0 });
     await recordArtifacts(store, ctx.dataDir, run.id, 'model', 'model');
