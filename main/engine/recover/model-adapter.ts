@@ -1,6 +1,7 @@
 // An adapter applied to a loaded base (LanguageModel.load's `adapter` option), unmerged:
 //   LoRA    graph edit: a LoRA branch on each target module (METHODS.md 2: runs unmerged)
-//   prompt  the soft prompt's KV, computed once at load, is the prefix of every sequence
+//   prompt  the soft prompt's KV, computed once at load (by a transient soft-prompt graph, so
+//           the serving graph is the plain one), is the prefix of every sequence
 //           (exact: a causal prompt's KV does not depend on the tokens after it)
 //   prefix  the prefix key/values are the past of every sequence
 //   IDP     every prompt's KV computed once; per sequence, the selector picks one prompt from
@@ -8,7 +9,9 @@
 // Sequences after a prompt or prefix take positions n.., as PEFT runs them.
 import type { GraphOptions } from '../models/graph-options.ts';
 import type { ModelAdapter } from '../models/language-model.ts';
-import type { Past } from '../models/runner.ts';
+import { buildModelGraph } from '../models/build-graph.ts';
+import type { ModelFolder } from '../models/folder.ts';
+import { ModelRunner, type Past } from '../models/runner.ts';
 import { float32 } from '../runtime/tensors.ts';
 import type { SessionOptions } from '../runtime/session.ts';
 import type { Adapter } from './adapter.ts';
@@ -32,28 +35,43 @@ export function openAdapter(dir: string, o: SessionOptions = {}): AdapterRuntime
   return adapterRuntime(readAdapter(dir), dir, o);
 }
 
+/** The KV of each soft prompt (rows of `embeds`, n each), from a transient soft-prompt graph of the base. */
+async function promptPasts(folder: ModelFolder, embeds: Float32Array, count: number, n: number, o: SessionOptions): Promise<Past[]> {
+  const runner = await ModelRunner.create(buildModelGraph(folder.config, folder.weights, { softPrompt: true, pastKeyValues: true, logits: 'last' }), folder.config, o);
+  try {
+    const size = n * folder.config.wordEmbedProjDim, out: Past[] = [];
+    for (let i = 0; i < count; i++) out.push(await runner.promptPast(embeds.subarray(i * size, (i + 1) * size), n));
+    return out;
+  } finally {
+    await runner.release();
+  }
+}
+
 export function adapterRuntime(adapter: Adapter, dir: string, o: SessionOptions = {}): AdapterRuntime {
   const choices: IdpChoice[] = [];
   let selector: IdpSelector | undefined;
+  let pool: Past[] = [];
   return {
     adapter, dir, choices,
     async prepare(folder): Promise<GraphOptions> {
       checkAdapterFits(adapter, folder.config, dir);
       switch (adapter.method) {
         case 'lora': return { lora: { targets: adapter.targets, rank: adapter.rank, alpha: adapter.alpha, weights: adapter.weights } };
-        case 'prompt': return { softPrompt: true };
+        case 'prompt':
+          pool = await promptPasts(folder, adapter.embeddings, 1, adapter.numVirtualTokens, o);
+          return {};
         case 'prefix': return {};
         case 'idp':
+          pool = await promptPasts(folder, adapter.pool, adapter.numPrompts, adapter.numVirtualTokens, o);
           selector = await IdpSelector.create(folder.config, folder.weights, adapter.selLayer, o);
-          return { softPrompt: true };
+          return {};
       }
     },
     async attach(runner, config) {
-      const E = config.wordEmbedProjDim;
       switch (adapter.method) {
         case 'lora': return;
         case 'prompt': {
-          const past = await runner.promptPast(adapter.embeddings, adapter.numVirtualTokens);
+          const past = pool[0]!;
           runner.setSequencePrefix(() => Promise.resolve(past));
           return;
         }
@@ -71,9 +89,6 @@ export function adapterRuntime(adapter: Adapter, dir: string, o: SessionOptions 
           return;
         }
         case 'idp': {
-          const n = adapter.numVirtualTokens, size = n * E;
-          const pool: Past[] = [];
-          for (let i = 0; i < adapter.numPrompts; i++) pool.push(await runner.promptPast(adapter.pool.subarray(i * size, (i + 1) * size), n));
           runner.setSequencePrefix(async (ids) => {
             const [scores] = await selector!.scores([ids], pool);
             const prompt = pickPrompt(scores!);
