@@ -17,6 +17,14 @@ const BENCHES: Record<string, { description: string; load: () => Promise<Bench> 
     description: 'whole LLaMA-style models up to ~100M params: scoring and generation tokens/s vs PyTorch, build+session peak RSS',
     load: async () => (await import('./models-forward.ts')).bench,
   },
+  'compress-layer': {
+    description: 'one linear layer: GPTQ 4-bit g128 and SparseGPT 50%, Recall vs PyTorch (-- --quick: 1024x1024 only)',
+    load: async () => (await import('./compress-layer.ts')).bench,
+  },
+  'eval-speed': {
+    description: 'evaluation examples/s per task type, shared-context KV reuse vs one forward per pair',
+    load: async () => (await import('./eval-speed.ts')).bench,
+  },
 };
 
 function list(): void {
