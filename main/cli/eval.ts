@@ -1,6 +1,7 @@
 // `recall eval` (score a model on tasks as lm-evaluation-harness does) and `recall compare`
 // (paired statistics and flip sets between results files of the same items).
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { compareResults } from '../engine/eval/compare.ts';
 import { evaluate } from '../engine/eval/evaluate.ts';
 import { readResults, toHarnessResults } from '../engine/eval/results.ts';
@@ -11,17 +12,20 @@ import { parseExecutionProvider } from '../engine/runtime/providers.ts';
 import { UsageError, optionalInt, parseFlags, requireString } from './args.ts';
 import type { Output } from './output.ts';
 
-export const EVAL_HELP = `  eval --model DIR --data-dir DIR [--data-dir DIR2] [--tasks a,b|all|demo] [--limit N] [--shots K]
+export const EVAL_HELP = `  eval --model DIR [--data-dir DIR]... [--tasks a,b|all|demo] [--limit N] [--shots K]
        [--seed S] [--max-gen-tokens N] [--no-shared-context] [--out FILE] [--json]
                                        accuracy on the paper's tasks, scored as lm-evaluation-harness does
   compare RESULTS_A RESULTS_B [RESULTS_C] [--seed S] [--resamples N] [--json]
                                        paired statistics (McNemar, bootstrap CI) and flip sets per task
 `;
 
+const BUNDLED_TASKS = fileURLToPath(new URL('../../native-models/demo/tasks', import.meta.url));
+
 const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : 'N/A');
 
 function parseTasks(spec: string | undefined): { names: string[]; explicit: boolean } {
-  if (spec === undefined || spec === 'all') return { names: BENCHMARK_TASKS, explicit: false };
+  // 'all': the paper's benchmarks found in the data folders, plus the demo model's own tasks (bundled).
+  if (spec === undefined || spec === 'all') return { names: [...BENCHMARK_TASKS, 'demo_mc', 'demo_cloze'], explicit: false };
   if (spec === 'demo') return { names: ['demo_mc', 'demo_cloze'], explicit: true };
   const names = spec.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !TASKS.some((t) => t.name === n));
@@ -38,8 +42,8 @@ export async function evalCommand(argv: string[], out: Output): Promise<number> 
     ep: { type: 'string' }, threads: { type: 'string' }, 'weight-dtype': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
   }, 'eval');
   const dir = requireString(p, 'model', 'eval');
-  const dataDirs = (p.flags['data-dir'] as string[] | undefined) ?? [];
-  if (dataDirs.length === 0) throw new UsageError('eval: --data-dir is required (the folder holding the task data, e.g. arc_easy/ARC-Easy-Test.jsonl)');
+  // The demo model's tasks ship with Recall, so their folder is always searched (after the user's).
+  const dataDirs = [...((p.flags['data-dir'] as string[] | undefined) ?? []), BUNDLED_TASKS];
   const tasks = parseTasks(p.flags.tasks as string | undefined);
   const limit = optionalInt(p, 'limit', 'eval', 1);
   const shots = optionalInt(p, 'shots', 'eval', 0) ?? 0;
