@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EventName, EventPayload } from '../../main/contract/index.ts';
+import type { Envelope, EventName, EventPayload, Params } from '../../main/contract/index.ts';
 import { unwrap } from '../../main/contract/index.ts';
 import { createApi, type Api } from '../../main/engine/api.ts';
 import { forkLauncher } from '../../main/engine/jobs/launcher.ts';
@@ -13,7 +13,7 @@ import { fixtureDir } from '../helpers/model-fixtures.ts';
 export const TINY = fixtureDir('tiny-llama');
 export const CALIB = fileURLToPath(new URL('../fixtures/train/tiny-corpus.txt', import.meta.url));
 /** A 2-layer model: GPTQ 3-bit on 8 calibration sequences of 32 tokens. */
-export const TINY_COMPRESS = { model: TINY, method: 'gptq', bits: 3, groupSize: 32, calibration: { file: CALIB, nsamples: 8, seqlen: 32 } } as const;
+export const TINY_COMPRESS: Params<'compress.start'> = { model: TINY, method: 'gptq', bits: 3, groupSize: 32, calibration: { file: CALIB, nsamples: 8, seqlen: 32 } };
 
 export interface TestApi { api: Api; home: string; close(): Promise<void> }
 
@@ -48,6 +48,6 @@ export function nextEvent<E extends EventName>(api: Api, event: E, match: (p: Ev
   });
 }
 
-export async function call<T>(p: Promise<import('../../main/contract/index.ts').Envelope<T>>): Promise<T> {
+export async function call<T>(p: Promise<Envelope<T>>): Promise<T> {
   return unwrap(await p);
 }

@@ -43,7 +43,7 @@ function writeResults(store: Store, id: number, r: BundleRun): void {
   }
 }
 
-export function importBundle(store: Store, dataDir: string, path: string): ImportInfo {
+export async function importBundle(store: Store, dataDir: string, path: string): Promise<ImportInfo> {
   const bundle = readBundle(resolve(path));
   const models = new Map<string, number>();
   for (const m of bundle.models) {
@@ -89,7 +89,7 @@ export function importBundle(store: Store, dataDir: string, path: string): Impor
     plan.steps = plan.steps.map((s) => ({ ...s, runId: ids.get(s.runId) ?? s.runId }));
     mkdirSync(runDir(dataDir, id), { recursive: true });
     writeFileSync(join(runDir(dataDir, id), 'plan.json'), `${JSON.stringify(plan, null, 1)}\n`);
-    void recordArtifacts(store, dataDir, id, '', 'plan');
+    await recordArtifacts(store, dataDir, id, '', 'plan');
     info.artifacts++;
   }
   return info;

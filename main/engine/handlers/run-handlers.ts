@@ -83,8 +83,8 @@ export const runHandlers: Handlers<'runs.list' | 'runs.get' | 'runs.records' | '
     return { deleted };
   },
   'runs.export': (p, ctx) => exportRuns(ctx.services.store, ctx.services.dataDir, p),
-  'runs.import': ({ path }, ctx) => {
-    const info = importBundle(ctx.services.store, ctx.services.dataDir, path);
+  'runs.import': async ({ path }, ctx) => {
+    const info = await importBundle(ctx.services.store, ctx.services.dataDir, path);
     for (const r of info.runs) if (!r.reused) ctx.emit('runs.updated', { runId: r.to, kind: ctx.services.store.runs.require(r.to).kind, status: ctx.services.store.runs.require(r.to).status });
     return info;
   },
