@@ -1,8 +1,9 @@
 // The workbench's views end to end in Chromium through the bridge, on a fresh RECALL_HOME:
-// every view at 1280x800 and 1920x1080 in both themes (screenshots in test-results/), keyboard
-// navigation, a run opened from the Runs table, a chart exported as SVG (parsed as XML), PNG
-// (signature, size, DPI) and PDF (rendered back with pdftoppm), and a table as CSV. Views whose
-// engine methods have not landed show sample data, and say so.
+// first the engine's own (empty) data, with empty states that say what to do; then the sample
+// study they offer: every view at 1280x800 and 1920x1080 in both themes (screenshots in
+// test-results/), keyboard navigation, a run opened from the Runs table, a chart exported as SVG
+// (parsed as XML), PNG (signature, size, DPI) and PDF (rendered back with pdftoppm), and a table
+// as CSV. Running real jobs is left to the engine's tests (minutes on CPU).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -69,8 +70,23 @@ test('workbench: every view, keyboard navigation, a run, and SVG/PNG/PDF/CSV exp
   await page.goto(bridge.url);
   await page.getByTestId('connection').filter({ hasText: 'Connected' }).waitFor({ timeout: 15_000 });
 
-  // Every view from the side bar, photographed at both sizes and in both themes.
+  // The engine's data on a fresh home: no runs, no jobs; each view says what to do.
   const title = page.getByTestId('view-title');
+  for (const v of VIEWS.filter((x) => ['runs', 'jobs', 'compare', 'models', 'new'].includes(x.nav))) {
+    await page.getByTestId(`nav-${v.nav}`).click();
+    await title.filter({ hasText: v.title }).waitFor();
+    if (v.nav === 'models') await page.getByTestId('model-list').or(page.getByTestId('empty-state')).first().waitFor();
+    else if (v.nav === 'new') await page.getByTestId('exp-summary').waitFor();
+    else await page.getByTestId('empty-state').waitFor();
+    assert.equal(await page.getByTestId('sample-banner').count(), 0, `${v.nav} shows the engine's data`);
+    await shoot(page, `${v.nav}-fresh`);
+  }
+  await page.getByTestId('nav-runs').click();
+  await page.getByTestId('empty-state').filter({ hasText: 'No runs yet' }).waitFor();
+  await page.getByTestId('explore-sample').click();
+  await page.getByTestId('sample-banner').waitFor();
+
+  // Every view of the sample study, photographed at both sizes and in both themes.
   for (const size of [{ width: 1280, height: 800 }, { width: 1920, height: 1080 }]) {
     await page.setViewportSize(size);
     for (const v of VIEWS) {

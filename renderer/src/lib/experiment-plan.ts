@@ -19,6 +19,7 @@ export function describeCompression(c: CompressionChoice): string {
 
 export function describeRecovery(r: RecoveryChoice): string {
   if (r.method === 'lora') return `LoRA r=${r.rank ?? 8}, ${r.steps} steps`;
+  if (r.method === 'idp') return `IDP, ${r.steps} steps`;
   return `${r.method === 'prompt' ? 'Prompt tuning' : 'Prefix tuning'} ${r.tokens ?? 20} tok, ${r.steps} steps`;
 }
 

@@ -9,10 +9,18 @@ import type { TrainingCurveData } from '../charts/training-curve.ts';
 import type { AccuracyTableData } from '../tables/accuracy-table.ts';
 
 export interface ModelEntry {
+  /** 'demo', a store id, or a folder path: what the API accepts as a model reference. */
   id: string;
   name: string;
   source: 'demo' | 'folder';
   path: string;
+  /** The folder exists and holds a config.json. */
+  available: boolean;
+  /** Architecture and size, when the folder could be inspected. */
+  details: ModelDetails | null;
+}
+
+export interface ModelDetails {
   architecture: string;
   parameters: number;
   layers: number;
@@ -23,7 +31,7 @@ export interface ModelEntry {
   sizeBytes: number;
 }
 
-export type RunKind = 'compress' | 'tune' | 'eval' | 'analyze';
+export type RunKind = 'compress' | 'tune' | 'eval' | 'analyze' | 'experiment';
 export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface RunSummary {
@@ -80,18 +88,22 @@ export interface JobEntry {
 
 export interface FlipItem {
   docId: number;
-  prompt: string;
-  answer: string;
+  /** The question and gold answer, when known (sample data; the API gives item ids). */
+  prompt?: string;
+  answer?: string;
+}
+
+export interface FlipGroup {
+  /** The engine's flip-set name, e.g. lostByCompression, regainedByRecovery. */
+  key: string;
+  title: string;
+  hint: string;
+  items: FlipItem[];
 }
 
 export interface TaskFlips {
   task: string;
-  /** Known by the dense model, lost by compression, brought back by the recovery. */
-  recovered: FlipItem[];
-  /** Lost by compression and still lost after recovery. */
-  lost: FlipItem[];
-  /** Wrong dense, right compressed (noise). */
-  gained: FlipItem[];
+  groups: FlipGroup[];
 }
 
 export interface CompareData {
@@ -122,6 +134,7 @@ export interface ExperimentDraft {
   tasks: string[];
   seeds: number[];
   limit: number | null;
+  name: string;
 }
 
 export interface CompressionChoice {
@@ -133,11 +146,14 @@ export interface CompressionChoice {
 }
 
 export interface RecoveryChoice {
-  method: 'lora' | 'prompt' | 'prefix';
+  method: 'lora' | 'prompt' | 'prefix' | 'idp';
   rank?: number;
   tokens?: number;
   steps: number;
 }
 
-/** A value with where it came from: the live API, or sample data because a method is missing. */
-export type Sourced<T> = { value: T; sample: false } | { value: T; sample: true; missing: string };
+/**
+ * A value with where it came from: the live API, or sample data (the user chose the sample
+ * study: missing null; or the engine lacks the method named in missing).
+ */
+export type Sourced<T> = { value: T; sample: false } | { value: T; sample: true; missing: string | null };

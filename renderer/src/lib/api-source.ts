@@ -1,0 +1,143 @@
+// The data source over the engine's API (main/contract run-methods): models, tasks, runs, jobs
+// (with their events), experiments and paired comparisons. Layers still come from the sample
+// study: the API lists a run's similarity kinds but has no method returning the per-layer
+// values yet (TODO: a runs.similarity method, or similarity in runs.get).
+
+import type { RunDetail as ApiRunDetail, TaskComparisonInfo } from '../../../main/contract/index.ts';
+import { sampleLayers } from '../fixtures/sample-data.ts';
+import type { AccuracyRow } from '../tables/accuracy-table.ts';
+import type { Transport } from '../transport/transport.ts';
+import { draftToSpec, jobFromApi, modelFromApi, runDetailFromApi, runFromApi } from './api-mapping.ts';
+import type { DataSource } from './data-source.ts';
+import { describeError } from './describe-error.ts';
+import { flipGroups } from './flip-groups.ts';
+import type { CompareData, ModelEntry, TaskFlips } from './workbench-types.ts';
+
+const live = <T>(value: T) => ({ value, sample: false as const });
+
+export function createApiSource(transport: Transport): DataSource {
+  const jobLogs = new Map<string, string[]>();
+  transport.listen('jobs.log', (e) => {
+    const lines = jobLogs.get(e.jobId) ?? [];
+    lines.push(e.line);
+    jobLogs.set(e.jobId, lines.slice(-200));
+  });
+
+  async function unwrap<T>(p: Promise<{ ok: true; value: T } | { ok: false; error: { message: string; code: string } }>): Promise<T> {
+    const r = await p;
+    if (!r.ok) throw new Error(describeError(r.error as Parameters<typeof describeError>[0]));
+    return r.value;
+  }
+
+  async function modelNames(): Promise<Map<number, string>> {
+    const list = await unwrap(transport.call('models.list', {}));
+    return new Map(list.filter((m) => m.id !== null).map((m) => [m.id!, m.name]));
+  }
+
+  const source: DataSource = {
+    async models() {
+      const list = await unwrap(transport.call('models.list', {}));
+      const out: ModelEntry[] = await Promise.all(
+        list.map(async (m) => {
+          if (!m.available) return modelFromApi(m, null);
+          const info = await transport.call('models.inspect', { path: m.dir });
+          return modelFromApi(m, info.ok ? info.value : null);
+        }),
+      );
+      return live(out);
+    },
+    async importModel(path) {
+      const r = await transport.call('models.import', { path: path.trim() });
+      if (!r.ok) return { ok: false, message: describeError(r.error) };
+      const info = await transport.call('models.inspect', { path: r.value.dir });
+      return { ok: true, model: modelFromApi(r.value, info.ok ? info.value : null) };
+    },
+    async tasks() {
+      const list = await unwrap(transport.call('data.tasks', {}));
+      return live(list.map((t) => ({ id: t.name, label: t.name, available: t.available, hint: t.available ? t.files.join(', ') : `not found (looked in ${t.lookedFor.slice(0, 2).join(', ')})` })));
+    },
+    async runs() {
+      const [list, names] = await Promise.all([unwrap(transport.call('runs.list', {})), modelNames()]);
+      return live(list.map((r) => runFromApi(r, names)));
+    },
+    async run(id) {
+      if (!/^\d+$/.test(id)) return live(null);
+      const r = await transport.call('runs.get', { runId: Number(id) });
+      if (!r.ok) {
+        if (r.error.code === 'E_NOT_FOUND' || /not found|no run/i.test(r.error.message)) return live(null);
+        throw new Error(describeError(r.error));
+      }
+      return live(runDetailFromApi(r.value, await modelNames()));
+    },
+    async jobs() {
+      const [jobs, runs] = await Promise.all([unwrap(transport.call('jobs.list', {})), unwrap(transport.call('runs.list', {}))]);
+      const names = new Map(runs.map((r) => [r.id, r.name]));
+      return live(jobs.map((j) => jobFromApi(j, names.get(j.runId), jobLogs.get(j.jobId) ?? [])).reverse());
+    },
+    onJobs(listener) {
+      const offs = [transport.listen('jobs.progress', listener), transport.listen('jobs.done', listener), transport.listen('jobs.log', listener)];
+      return () => offs.forEach((off) => off());
+    },
+    async cancelJob(id) {
+      const r = await transport.call('jobs.cancel', { jobId: id });
+      return r.ok ? { ok: true } : { ok: false, message: describeError(r.error) };
+    },
+    async resumeJob(_id, runId) {
+      if (!runId) return { ok: false, message: 'This job has no run to resume.' };
+      const r = await transport.call('jobs.resume', { runId: Number(runId) });
+      return r.ok ? { ok: true } : { ok: false, message: describeError(r.error) };
+    },
+    async compare(ids) {
+      return live(await compareRuns(transport, ids.filter((i) => /^\d+$/.test(i)).map(Number), unwrap));
+    },
+    layers: async () => ({ value: sampleLayers(), sample: true, missing: 'runs.similarity' }),
+    async startExperiment(draft) {
+      const created = await transport.call('experiments.create', { spec: draftToSpec(draft) });
+      if (!created.ok) return { ok: false, message: describeError(created.error) };
+      const run = await transport.call('experiments.run', { runId: created.value.runId });
+      if (!run.ok) return { ok: false, message: describeError(run.error) };
+      const v = created.value;
+      return { ok: true, message: `Started experiment ${v.name}: ${v.steps.length} steps (${v.reused} reused). Follow it in Jobs.` };
+    },
+  };
+  return source;
+}
+
+type Unwrap = <T>(p: Promise<{ ok: true; value: T } | { ok: false; error: { message: string; code: string } }>) => Promise<T>;
+
+/** The first run is the reference; every other eval run gets paired tests and flips against it. */
+async function compareRuns(transport: Transport, ids: number[], unwrap: Unwrap): Promise<CompareData> {
+  const details: ApiRunDetail[] = await Promise.all(ids.map((id) => unwrap(transport.call('runs.get', { runId: id }))));
+  const evals = details.filter((d) => d.metrics.length > 0);
+  const tasks = [...new Set(evals.flatMap((d) => d.metrics.map((m) => m.task)))].sort();
+  const ref = evals[0];
+  const comparisons = new Map<number, TaskComparisonInfo[]>();
+  if (ref) {
+    await Promise.all(
+      evals.slice(1).map(async (d) => {
+        if (ref.kind !== 'eval' || d.kind !== 'eval') return;
+        const r = await transport.call('runs.compare', { a: ref.id, b: d.id });
+        if (r.ok) comparisons.set(d.id, r.value);
+      }),
+    );
+  }
+  const primary = (d: ApiRunDetail, task: string) => d.metrics.find((m) => m.task === task && m.metric === 'acc') ?? d.metrics.find((m) => m.task === task);
+  const rows: AccuracyRow[] = evals.map((d, i) => ({
+    label: d.name,
+    kind: i === 0 ? 'dense' : d.lineage.some((l) => l.kind === 'tune') ? 'recovered' : 'compressed',
+    runId: String(d.id),
+    cells: Object.fromEntries(
+      tasks.map((t) => {
+        const m = primary(d, t);
+        const c = comparisons.get(d.id)?.find((x) => x.task === t);
+        return [t, m ? { acc: m.value, stderr: m.stderr, ...(c ? { p: c.mcnemar.p, delta: c.accB - c.accA } : {}) } : { acc: null }];
+      }),
+    ),
+  }));
+  const flips: Record<string, TaskFlips[]> = {};
+  for (const d of evals.slice(1)) {
+    const cmp = comparisons.get(d.id);
+    if (cmp) flips[d.name] = cmp.map((c) => ({ task: c.task, groups: flipGroups(Object.fromEntries(Object.entries(c.flips).map(([k, v]) => [k, v.map((docId) => ({ docId }))]))) }));
+  }
+  return { table: { caption: 'Accuracy (%) ± standard error', tasks: tasks.map((t) => ({ id: t, label: t })), rows }, flips };
+}
