@@ -94,7 +94,10 @@ function remainingDim(input: Shape, others: Shape): Dim {
   if (input.some((d) => d === null) || others.some((d) => d === null)) return null;
   let num = 1;
   const syms = new Map<string, number>();
-  for (const d of input) typeof d === 'number' ? (num *= d) : syms.set(d as string, (syms.get(d as string) ?? 0) + 1);
+  for (const d of input) {
+    if (typeof d === 'number') num *= d;
+    else syms.set(d as string, (syms.get(d as string) ?? 0) + 1);
+  }
   for (const d of others) {
     if (typeof d === 'number') num /= d;
     else {
