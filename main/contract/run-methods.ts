@@ -60,6 +60,7 @@ export const runMethods = {
   'experiments.create': { summary: 'Expands an experiment spec into runs (reusing finished ones).', params: z.strictObject({ spec: experimentSpecSchema, force }) },
   'experiments.run': { summary: 'Runs an experiment created by experiments.create.', params: z.strictObject({ runId }) },
   'experiments.get': { summary: 'An experiment: its steps with their runs and status, and the method x task table.', params: z.strictObject({ runId }) },
+  'experiments.cancel': { summary: 'Cancels a running experiment: its running steps are cancelled (resumable), the rest not started.', params: z.strictObject({ runId }) },
   'experiments.resume': { summary: 'Runs the unfinished steps of a failed or cancelled experiment.', params: z.strictObject({ runId }) },
   'runs.list': {
     summary: 'Runs, newest first, with filters.',
@@ -101,6 +102,7 @@ export interface RunMethodResults {
   'experiments.create': ExperimentInfo;
   'experiments.run': ExperimentInfo;
   'experiments.get': ExperimentInfo;
+  'experiments.cancel': ExperimentInfo;
   'experiments.resume': ExperimentInfo;
   'runs.list': RunSummary[];
   'runs.get': RunDetail;

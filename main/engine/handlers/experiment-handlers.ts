@@ -32,7 +32,7 @@ function startRunner(ctx: HandlerContext, runId: number): ExperimentInfo {
   return info(ctx, runId, plan);
 }
 
-export const experimentHandlers: Handlers<'experiments.create' | 'experiments.run' | 'experiments.get' | 'experiments.resume'> = {
+export const experimentHandlers: Handlers<'experiments.create' | 'experiments.run' | 'experiments.get' | 'experiments.cancel' | 'experiments.resume'> = {
   'experiments.create': async ({ spec, force }, ctx) => {
     const { run, plan } = await createExperiment(ctx.services.store, ctx.services.dataDir, spec, { ...(force ? { force } : {}), executionProvider: ctx.settings.get().executionProvider });
     for (const s of plan.steps) if (s.origin === 'created') ctx.emit('runs.updated', { runId: s.runId, kind: s.kind, status: 'queued' });
@@ -50,6 +50,15 @@ export const experimentHandlers: Handlers<'experiments.create' | 'experiments.ru
     if (ctx.services.experiments.has(runId)) return info(ctx, runId, readPlan(ctx.services.dataDir, runId));
     if (run.status !== 'failed' && run.status !== 'cancelled') throw new ApiError('E_BAD_ARGUMENT', `runId: experiment ${runId} is '${run.status}'; only failed or cancelled experiments can be resumed`, { runId, status: run.status });
     return startRunner(ctx, runId);
+  },
+  'experiments.cancel': async ({ runId }, ctx) => {
+    experimentRun(ctx, runId);
+    const runner = ctx.services.experiments.get(runId);
+    if (runner) {
+      runner.stop();
+      await runner.finished;
+    }
+    return info(ctx, runId, readPlan(ctx.services.dataDir, runId));
   },
   'experiments.get': ({ runId }, ctx) => {
     experimentRun(ctx, runId);
