@@ -12,6 +12,10 @@ import { trainCommand } from './train.ts';
 import { tuneCommand } from './tune.ts';
 import { costCommand } from './cost.ts';
 import { compressCommand } from './compress.ts';
+import { demoCommand } from './demo.ts';
+import { runCommand } from './run.ts';
+import { RUNS_HELP, runsCommand } from './runs.ts';
+import { serveCommand } from './serve.ts';
 
 const HELP = `recall: is a compressed LLM's knowledge forgotten or displaced?
 
@@ -46,6 +50,15 @@ ${EVAL_HELP}
         [--calib FILE] [--nsamples N] [--seqlen T] [--seed S] [--skip REGEX]... [--override REGEX:bits=N]...
         --out DIR [--resume] [--json]     layer-by-layer compression with per-module log
 
+  run SPEC.yaml|SPEC.json [--force] [--json] | run --resume ID
+                                       an experiment (models x compressions x recoveries x tasks x seeds)
+                                       as recorded, resumable runs; finished steps are reused
+  demo [--data-dir DIR]... [--limit N] [--steps N] [--model DIR] [--json]
+                                       the built-in experiment on the demo model; prints method x task
+${RUNS_HELP}  serve [--port P] [--host 127.0.0.1] [--allow-remote]
+                                       the app in a browser (loopback bridge with a token)
+  (run, demo, runs and serve take --home DIR: where settings, the run database and runs live)
+
 options for commands that run a model:
   --ep cpu|cuda|dml|coreml|webgpu      execution provider (falls back to cpu, saying why)
   --threads N                          ONNX Runtime intra-op threads
@@ -54,7 +67,7 @@ options for commands that run a model:
 `;
 
 type Command = (argv: string[], out: Output) => Promise<number>;
-const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand, eval: evalCommand, compare: compareCommand, analyze: analyzeCommand, compress: compressCommand, tune: tuneCommand, cost: costCommand };
+const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand, eval: evalCommand, compare: compareCommand, analyze: analyzeCommand, compress: compressCommand, tune: tuneCommand, cost: costCommand, run: runCommand, demo: demoCommand, runs: runsCommand, serve: serveCommand };
 
 export async function main(argv: string[], out: Output = consoleOutput()): Promise<number> {
   const [name, ...rest] = argv;
