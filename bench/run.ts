@@ -21,6 +21,10 @@ const BENCHES: Record<string, { description: string; load: () => Promise<Bench> 
     description: 'one linear layer: GPTQ 4-bit g128 and SparseGPT 50%, Recall vs PyTorch (-- --quick: 1024x1024 only)',
     load: async () => (await import('./compress-layer.ts')).bench,
   },
+  'train-step': {
+    description: 'one training step (forward + backward + AdamW) vs PyTorch: step time, tokens/s, peak RSS, first-step loss',
+    load: async () => (await import('./train-step.ts')).bench,
+  },
   'eval-speed': {
     description: 'evaluation examples/s per task type, shared-context KV reuse vs one forward per pair',
     load: async () => (await import('./eval-speed.ts')).bench,
