@@ -1,6 +1,7 @@
 // `recall eval` (score a model on tasks as lm-evaluation-harness does) and `recall compare`
 // (paired statistics and flip sets between results files of the same items).
 import { writeFileSync } from 'node:fs';
+import { openAdapter } from '../engine/recover/model-adapter.ts';
 import { fileURLToPath } from 'node:url';
 import { compareResults } from '../engine/eval/compare.ts';
 import { evaluate } from '../engine/eval/evaluate.ts';
@@ -12,7 +13,7 @@ import { parseExecutionProvider } from '../engine/runtime/providers.ts';
 import { UsageError, optionalInt, parseFlags, requireString } from './args.ts';
 import type { Output } from './output.ts';
 
-export const EVAL_HELP = `  eval --model DIR [--data-dir DIR]... [--tasks a,b|all|demo] [--limit N] [--shots K]
+export const EVAL_HELP = `  eval --model DIR [--adapter DIR] [--data-dir DIR]... [--tasks a,b|all|demo] [--limit N] [--shots K]
        [--seed S] [--max-gen-tokens N] [--no-shared-context] [--out FILE] [--json]
                                        accuracy on the paper's tasks, scored as lm-evaluation-harness does
   compare RESULTS_A RESULTS_B [RESULTS_C] [--seed S] [--resamples N] [--json]
@@ -40,6 +41,7 @@ export async function evalCommand(argv: string[], out: Output): Promise<number> 
     model: { type: 'string' }, tasks: { type: 'string' }, 'data-dir': { type: 'string', multiple: true }, limit: { type: 'string' },
     shots: { type: 'string' }, seed: { type: 'string' }, 'max-gen-tokens': { type: 'string' }, 'no-shared-context': { type: 'boolean' },
     ep: { type: 'string' }, threads: { type: 'string' }, 'weight-dtype': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
+    adapter: { type: 'string' },
   }, 'eval');
   const dir = requireString(p, 'model', 'eval');
   // The demo model's tasks ship with Recall, so their folder is always searched (after the user's).
@@ -55,9 +57,10 @@ export async function evalCommand(argv: string[], out: Output): Promise<number> 
   if (wd !== undefined && wd !== 'float32' && wd !== 'float16') throw new UsageError('eval: --weight-dtype must be float32 or float16');
   const sharedContext = !p.flags['no-shared-context'];
 
+  const adapter = typeof p.flags.adapter === 'string' ? openAdapter(p.flags.adapter, { ...(ep ? { ep } : {}), ...(threads ? { threads } : {}) }) : undefined;
   const lm = await LanguageModel.load(dir, {
     ...(ep ? { ep } : {}), ...(threads ? { threads } : {}), ...(wd ? { weightDtype: wd as 'float32' | 'float16' } : {}),
-    onFallback: (m) => out.warn(m),
+    ...(adapter ? { adapter } : {}), onFallback: (m) => out.warn(m),
   });
   try {
     const run = await evaluate(modelScorer(lm, { shareContext: sharedContext }), {
