@@ -108,7 +108,9 @@ export class ModelGradient {
     for (const [name, p] of this.params) {
       const v = values?.get(name) ?? p;
       const shape = this.paramShapes.get(name)!;
-      feeds[name] = this.shared.has(name) ? float32([B, ...shape], tile(v, B)) : float32(shape, v);
+      // Parameters are fed without a copy (ORT reads the array during run); a per-step copy of
+      // every weight was a large share of full fine-tuning's peak memory.
+      feeds[name] = this.shared.has(name) ? float32([B, ...shape], tile(v, B)) : { dtype: 'float32', dims: shape, data: v };
     }
     return { feeds, tokens: labels.filter((v) => v !== -100).length };
   }
