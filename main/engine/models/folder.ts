@@ -5,8 +5,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecallError, type RecallErrorCode } from '../errors.ts';
+import { GptqWeights, readGptqFolderConfig } from '../compress/load-gptq.ts';
 import { readDecoderConfig } from './config.ts';
-import { openModelWeights, type SafetensorsWeights } from './safetensors.ts';
+import { openModelWeights } from './safetensors.ts';
 import { configParameterCount, expectedTensors } from './tensor-layout.ts';
 import type { DecoderConfig, WeightInfo, WeightSource } from './types.ts';
 
@@ -21,7 +22,7 @@ export interface ModelFolder {
   files: string[];
 }
 
-const KNOWN_FILES = /^(config\.json|generation_config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.json|merges\.txt|tokenizer\.model|.*\.safetensors|model\.safetensors\.index\.json)$/;
+const KNOWN_FILES = /^(config\.json|generation_config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.json|merges\.txt|tokenizer\.model|.*\.safetensors|model\.safetensors\.index\.json|quantize_config\.json)$/;
 
 function checkDir(dir: string): void {
   if (!existsSync(dir)) throw new RecallError('E_NOT_FOUND', `${dir}: model folder not found`, { file: dir });
@@ -35,7 +36,11 @@ export function loadModelFolder(dir: string, options: { checkShapes?: boolean } 
   const stored = openModelWeights(dir);
   let weights: WeightSource = stored;
   try {
-    if (config.family === 'opt') weights = canonicalOptWeights(stored);
+    // A GPTQ checkpoint (quantization_config.quant_method 'gptq'): quantized modules are served
+    // as dequantized float `.weight` tensors (main/engine/compress/load-gptq.ts).
+    const gptq = readGptqFolderConfig(dir);
+    if (gptq) weights = new GptqWeights(stored, gptq);
+    if (config.family === 'opt') weights = canonicalOptWeights(weights);
     if (options.checkShapes !== false) checkShapes(config, weights);
   } catch (e) {
     stored.close();
@@ -78,7 +83,7 @@ export function checkShapes(config: DecoderConfig, weights: WeightSource): void 
  * Some OPT checkpoints store "decoder.*" (OPTModel) instead of "model.decoder.*"
  * (OPTForCausalLM). Serve both under the latter so builders see one set of names.
  */
-export function canonicalOptWeights(w: SafetensorsWeights): WeightSource {
+export function canonicalOptWeights(w: WeightSource): WeightSource {
   if (w.has('model.decoder.embed_tokens.weight') || !w.has('decoder.embed_tokens.weight')) return w;
   const toStored = new Map<string, string>();
   for (const n of w.names()) toStored.set(n.startsWith('decoder.') ? `model.${n}` : n, n);
@@ -89,7 +94,7 @@ export function canonicalOptWeights(w: SafetensorsWeights): WeightSource {
     info: (name): WeightInfo => ({ ...w.info(stored(name)), name }),
     readFloat32: (name) => w.readFloat32(stored(name)),
     readFloat16: (name) => w.readFloat16(stored(name)),
-    readFloat32Chunks: (name, emit) => w.readFloat32Chunks(stored(name), emit),
+    readFloat32Chunks: (name, emit) => (w.readFloat32Chunks ? w.readFloat32Chunks(stored(name), emit) : emit(w.readFloat32(stored(name)))),
     close: () => w.close(),
   };
 }

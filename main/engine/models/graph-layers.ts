@@ -5,7 +5,7 @@
 import { type GraphBuilder } from '../onnx/builder.ts';
 import { bytesOf, toFloat16 } from '../onnx/dtypes.ts';
 import type { WeightSource } from './types.ts';
-import { FLOAT_MIN, type GraphOptions } from './graph-options.ts';
+import { FLOAT_MIN, type GraphOptions, type PackedLinear } from './graph-options.ts';
 
 export interface LayerContext {
   b: GraphBuilder;
@@ -108,8 +108,10 @@ export function linear(ctx: LayerContext, x: string, module: string, peftName: s
   const info = ctx.weights.info(`${module}.weight`);
   const [out, inp] = info.shape as [number, number];
   return b.scope(nodeScope, () => {
-    const wT = transposedWeight(ctx, `${module}.weight`, out, inp);
-    let y = b.op1('MatMul', [x, wT], {}, { name: 'MatMul' });
+    const packed = ctx.options.packedLinear?.get(module);
+    let y = packed
+      ? packedMatMul(ctx, x, module, packed, out, inp)
+      : b.op1('MatMul', [x, transposedWeight(ctx, `${module}.weight`, out, inp)], {}, { name: 'MatMul' });
     if (bias) y = b.op1('Add', [y, weightInit(ctx, `${module}.bias`, [out], readWeight(ctx, `${module}.bias`))], {}, { name: 'Add' });
     const lora = ctx.options.lora;
     if (!lora || !lora.targets.includes(peftName)) return y;
@@ -127,6 +129,19 @@ export function linear(ctx: LayerContext, x: string, module: string, peftName: s
     const scaled = b.op1('Mul', [up, b.scalar(lora.alpha / lora.rank)], {}, { name: 'lora/Mul' });
     return b.op1('Add', [y, scaled], {}, { name: 'lora/Add' });
   });
+}
+
+/** x @ W^T as com.microsoft MatMulNBits on packed weights (GraphOptions.packedLinear). */
+function packedMatMul(ctx: LayerContext, x: string, module: string, p: PackedLinear, out: number, inp: number): string {
+  if (p.N !== out || p.K !== inp) throw new Error(`packed weights of ${module} are [${p.N}, ${p.K}], the model's weight is [${out}, ${inp}]`);
+  const init = (suffix: string, dtype: 'uint8' | 'float32', dims: number[], data: Uint8Array | Float32Array): string => {
+    const name = `${module}.nbits.${suffix}`;
+    const sink = ctx.options.externalWeights;
+    if (sink?.accepts(data.byteLength)) return ctx.b.externalInitializer(name, dtype, dims, sink.write(bytesOf(data)));
+    return ctx.b.initializer(name, dtype, dims, data);
+  };
+  const inputs = [x, init('B', 'uint8', p.bDims, p.b), init('scales', 'float32', [p.scales.length], p.scales), init('zero_points', 'uint8', [p.zeroPoints.length], p.zeroPoints)];
+  return ctx.b.op1('MatMulNBits', inputs, { K: p.K, N: p.N, bits: p.bits, block_size: p.blockSize }, { name: 'MatMulNBits' });
 }
 
 /** The [out, in] weight `name` stored as `${name}.T` [in, out], streamed to the sink when there is one. */

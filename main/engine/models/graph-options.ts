@@ -25,6 +25,23 @@ export interface LoraOptions {
   seed?: number;
 }
 
+/**
+ * A linear module's weights packed for com.microsoft MatMulNBits (main/engine/compress/packing.ts
+ * packMatMulNBits): y = x @ dequant(B)^T with dequant = (code - zero_point) * scale per block of
+ * `blockSize` input features. B [N, nBlocks, blockSize * bits / 8], scales [N * nBlocks],
+ * zeroPoints [N * ceil(nBlocks * bits / 8)]; K = in features, N = out features.
+ */
+export interface PackedLinear {
+  K: number;
+  N: number;
+  bits: number;
+  blockSize: number;
+  b: Uint8Array;
+  bDims: [number, number, number];
+  scales: Float32Array;
+  zeroPoints: Uint8Array;
+}
+
 export interface GraphOptions {
   /** Element type of the stored weights. float16 halves weight memory; math stays float32. */
   weightDtype?: 'float32' | 'float16';
@@ -45,6 +62,12 @@ export interface GraphOptions {
    * already aligned: labels[t] is the token expected after position t.
    */
   loss?: boolean;
+  /**
+   * Packed execution: HF module path (e.g. model.layers.0.self_attn.q_proj) -> MatMulNBits
+   * weights; those modules run MatMulNBits instead of MatMul and their float weight is not read.
+   * Node /…/<module>/MatMulNBits; initializers `<module>.nbits.{B,scales,zero_points}`.
+   */
+  packedLinear?: Map<string, PackedLinear>;
   /** Replace weights by name (e.g. fake-quantized ones): HF tensor name -> row-major float32 data. */
   weightOverrides?: Map<string, Float32Array>;
   /**

@@ -16,6 +16,9 @@ const SAFETENSORS_ITEM_SIZE: Readonly<Record<string, number>> = {
   BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
   I32: 4, U32: 4, F32: 4, F64: 8, I64: 8, U64: 8,
 };
+const INTEGER_ARRAYS: Readonly<Record<string, (b: ArrayBuffer) => Int32Array | Int8Array | Uint8Array>> = {
+  I32: (b) => new Int32Array(b), I8: (b) => new Int8Array(b), U8: (b) => new Uint8Array(b),
+};
 const SUPPORTED: Readonly<Record<string, WeightDType>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 export const SAFETENSORS_DTYPE: Readonly<Record<WeightDType, string>> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
 
@@ -262,6 +265,21 @@ export class SafetensorsWeights implements WeightSource {
     const out = new Uint8Array(entry.byteLength);
     readExactly(shard.fd, shard.file, out, entry.start);
     return out;
+  }
+
+  /**
+   * An I32 / I8 / U8 tensor (GPTQ qweight, qzeros, g_idx; packed codes) as its typed array,
+   * little-endian as stored. Float tensors go through readFloat32 / readFloat16.
+   */
+  readInteger(name: string): Int32Array | Int8Array | Uint8Array {
+    const { shard, entry } = this.locate(name);
+    const make = INTEGER_ARRAYS[entry.storedDtype];
+    if (!make) {
+      throw fail('E_SAFETENSORS_DTYPE', `${shard.file}: tensor '${name}' has dtype ${entry.storedDtype}, expected an integer tensor (I32, I8 or U8)`, { file: shard.file, tensor: name, dtype: entry.storedDtype });
+    }
+    const bytes = new Uint8Array(entry.byteLength);
+    readExactly(shard.fd, shard.file, bytes, entry.start);
+    return make(bytes.buffer);
   }
 
   close(): void {
