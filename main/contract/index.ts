@@ -10,4 +10,5 @@ export * from './methods.ts';
 export * from './run-methods.ts';
 export * from './runs.ts';
 export * from './settings.ts';
+export * from './similarity.ts';
 export * from './wire.ts';

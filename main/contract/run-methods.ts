@@ -8,6 +8,7 @@ import type {
   ExperimentInfo, ExportInfo, ImportInfo, JobInfo, JobTicket, ModelEntry, ModelInspectionInfo, RunDetail, RunSummary,
   TaskAvailability, TaskComparisonInfo,
 } from './runs.ts';
+import type { RunSimilarityInfo } from './similarity.ts';
 
 const runId = z.number({ error: 'expected a run id (number)' }).int({ error: 'expected a run id (whole number)' }).positive({ error: 'expected a run id (positive)' });
 const posInt = z.number({ error: 'expected a whole number' }).int({ error: 'expected a whole number' }).min(1, { error: 'must be at least 1' });
@@ -71,6 +72,10 @@ export const runMethods = {
     }),
   },
   'runs.get': { summary: 'A run with its config, lineage, metrics, logs, curves and similarity kinds.', params: z.strictObject({ runId }) },
+  'runs.similarity': {
+    summary: "An analyze run's stored similarity arrays: per-layer spreads per measure, per-head attention similarity, and the kept attention maps.",
+    params: z.strictObject({ runId, maps: z.boolean().optional() }),
+  },
   'runs.records': { summary: "A page of a run's per-example records for one task.", params: z.strictObject({ runId, task: z.string().min(1), offset: z.number().int().min(0).optional(), limit: posInt.optional() }) },
   'runs.delete': { summary: 'Deletes a run, its results and its files (recursive: its descendants too).', params: z.strictObject({ runId, recursive: z.boolean().optional() }) },
   'runs.export': {
@@ -106,6 +111,7 @@ export interface RunMethodResults {
   'experiments.resume': ExperimentInfo;
   'runs.list': RunSummary[];
   'runs.get': RunDetail;
+  'runs.similarity': RunSimilarityInfo;
   'runs.records': { item: number; payload: unknown }[];
   'runs.delete': { deleted: number[] };
   'runs.export': ExportInfo;

@@ -16,6 +16,7 @@ import { jobHandlers } from './handlers/job-handlers.ts';
 import { modelHandlers } from './handlers/model-handlers.ts';
 import { runHandlers } from './handlers/run-handlers.ts';
 import { EngineServices, type JobsOptions } from './handlers/services.ts';
+import { similarityHandlers } from './handlers/similarity-handlers.ts';
 import type { Handler, HandlerContext, Handlers } from './handlers/types.ts';
 import { availableProviders } from './runtime/providers.ts';
 import { ort } from './runtime/ort.ts';
@@ -73,7 +74,7 @@ const coreHandlers: Handlers<CoreMethod> = {
 
 // One entry per method of main/contract/methods.ts (split by domain under handlers/); a missing
 // entry does not compile.
-const handlers: Handlers<MethodName> = { ...coreHandlers, ...modelHandlers, ...jobHandlers, ...runHandlers, ...experimentHandlers };
+const handlers: Handlers<MethodName> = { ...coreHandlers, ...modelHandlers, ...jobHandlers, ...runHandlers, ...similarityHandlers, ...experimentHandlers };
 
 export function createApi(options: ApiOptions = {}): Api {
   const home = resolveHome(options.home);
