@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type CompressMethod, type CompressSpec, compressModel, validateSpec } from '../engine/compress/compress-model.ts';
+import { type ExportGptqOptions, exportGptq } from '../engine/compress/export-gptq.ts';
 import { parseExecutionProvider } from '../engine/runtime/providers.ts';
 import { type Parsed, UsageError, optionalInt, parseFlags, requireString } from './args.ts';
 import type { Output } from './output.ts';
@@ -55,9 +56,12 @@ export async function compressCommand(argv: string[], out: Output): Promise<numb
     calib: { type: 'string' }, nsamples: { type: 'string' }, seqlen: { type: 'string' }, seed: { type: 'string' },
     skip: { type: 'string', multiple: true }, override: { type: 'string', multiple: true }, out: { type: 'string' },
     resume: { type: 'boolean' }, ep: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' },
+    export: { type: 'string' }, 'export-out': { type: 'string' }, 'export-format': { type: 'string' }, 'export-dtype': { type: 'string' },
   }, 'compress');
-  const spec = specFromFlags(p);
+  const exportOpts = exportFromFlags(p);
   const model = requireString(p, 'model', 'compress');
+  if (exportOpts && p.flags.method === undefined) return runExport(p, out, { ...exportOpts, model, out: requireString(p, 'out', 'compress') });
+  const spec = specFromFlags(p);
   const calib = (p.flags.calib as string | undefined) ?? defaultCalibration(model);
   if (!calib) throw new UsageError('compress: --calib FILE is required (a text file, or JSON Lines of token ids)');
   const controller = new AbortController();
@@ -80,10 +84,33 @@ export async function compressCommand(argv: string[], out: Output): Promise<numb
     });
     if (p.flags.json) out.json({ event: 'done', status: r.status, out: r.out });
     else out.line(r.status === 'completed' ? `done: compressed model written to ${r.out}` : 'cancelled; resume with --resume');
-    return r.status === 'completed' ? 0 : 130;
+    if (r.status !== 'completed') return 130;
+    return exportOpts ? runExport(p, out, { ...exportOpts, model: r.out, out: (p.flags['export-out'] as string | undefined) ?? `${r.out}-gptq` }) : 0;
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/** --export gptq [--export-format auto|gptq|gptq_v2] [--export-dtype float16|float32], or null. */
+function exportFromFlags(p: Parsed): Omit<ExportGptqOptions, 'model' | 'out'> | null {
+  const kind = p.flags.export as string | undefined;
+  if (kind === undefined) {
+    for (const f of ['export-out', 'export-format', 'export-dtype']) if (p.flags[f] !== undefined) throw new UsageError(`compress: --${f} needs --export gptq`);
+    return null;
+  }
+  if (kind !== 'gptq') throw new UsageError(`compress: --export must be gptq (got '${kind}')`);
+  const format = (p.flags['export-format'] as string | undefined) ?? 'auto';
+  if (!['auto', 'gptq', 'gptq_v2'].includes(format)) throw new UsageError(`compress: --export-format must be auto, gptq or gptq_v2 (got '${format}')`);
+  const dtype = (p.flags['export-dtype'] as string | undefined) ?? 'float16';
+  if (dtype !== 'float16' && dtype !== 'float32') throw new UsageError(`compress: --export-dtype must be float16 or float32 (got '${dtype}')`);
+  return { format: format as 'auto' | 'gptq' | 'gptq_v2', dtype };
+}
+
+function runExport(p: Parsed, out: Output, o: ExportGptqOptions): number {
+  const r = exportGptq(o);
+  if (p.flags.json) out.json({ event: 'exported', ...r });
+  else out.line(`exported GPTQ checkpoint (${r.bits}-bit, group ${r.groupSize}, checkpoint_format ${r.format}, ${r.modules} modules${Object.keys(r.dynamic).length ? `, ${Object.keys(r.dynamic).length} in dynamic` : ''}) to ${r.out}`);
+  return 0;
 }
 
 function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
