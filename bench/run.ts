@@ -25,6 +25,10 @@ const BENCHES: Record<string, { description: string; load: () => Promise<Bench> 
     description: 'one training step (forward + backward + AdamW) vs PyTorch: step time, tokens/s, peak RSS, first-step loss',
     load: async () => (await import('./train-step.ts')).bench,
   },
+  'compress-packed': {
+    description: 'packed MatMulNBits vs fake-quant float32 execution (demo, ~29M random; RTN 4/3/2-bit g128): weight bytes, peak RSS, tokens/s',
+    load: async () => (await import('./compress-packed.ts')).bench,
+  },
   'eval-speed': {
     description: 'evaluation examples/s per task type, shared-context KV reuse vs one forward per pair',
     load: async () => (await import('./eval-speed.ts')).bench,
