@@ -95,7 +95,8 @@ export function packedLinearWeights(dir: string, o: { blockSizeForRows?: number 
     for (const m of src.modules()) {
       const q = src.get(m);
       try {
-        out.set(m, packMatMulNBits({ ...q, weight: new Float32Array(0) }, o.blockSizeForRows ?? 128));
+        // OPTModel checkpoints store decoder.*; the graph names modules model.decoder.* (folder.ts).
+        out.set(m.startsWith('decoder.') ? `model.${m}` : m, packMatMulNBits({ ...q, weight: new Float32Array(0) }, o.blockSizeForRows ?? 128));
       } catch (e) {
         if (isRecallError(e, 'E_COMPRESS_EXPORT') && /contiguous groups/.test(e.message)) {
           throw fail(`${dir}: the packed path cannot run '${m}': it was quantized with act-order without static groups, so its groups are not contiguous runs of input features as MatMulNBits blocks are; use the fake-quant weights, or compress with --act-order --static-groups`, { module: m });
