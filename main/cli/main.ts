@@ -16,6 +16,7 @@ import { demoCommand } from './demo.ts';
 import { runCommand } from './run.ts';
 import { RUNS_HELP, runsCommand } from './runs.ts';
 import { serveCommand } from './serve.ts';
+import { WORKER_HELP, workerCommand } from './worker.ts';
 
 const HELP = `recall: is a compressed LLM's knowledge forgotten or displaced?
 
@@ -53,7 +54,9 @@ ${EVAL_HELP}
   run SPEC.yaml|SPEC.json [--force] [--json] | run --resume ID
                                        an experiment (models x compressions x recoveries x tasks x seeds)
                                        as recorded, resumable runs; finished steps are reused
-  demo [--data-dir DIR]... [--limit N] [--steps N] [--model DIR] [--json]
+      [--backend redis://HOST:6379 --artifacts DIR [--attempts N]]
+                                       ... its steps run by \`recall worker\` processes (docs/DISTRIBUTED.md)
+${WORKER_HELP}  demo [--data-dir DIR]... [--limit N] [--steps N] [--model DIR] [--json]
                                        the built-in experiment on the demo model; prints method x task
 ${RUNS_HELP}  serve [--port P] [--host 127.0.0.1] [--allow-remote]
                                        the app in a browser (loopback bridge with a token)
@@ -67,7 +70,7 @@ options for commands that run a model:
 `;
 
 type Command = (argv: string[], out: Output) => Promise<number>;
-const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand, eval: evalCommand, compare: compareCommand, analyze: analyzeCommand, compress: compressCommand, tune: tuneCommand, cost: costCommand, run: runCommand, demo: demoCommand, runs: runsCommand, serve: serveCommand };
+const COMMANDS: Record<string, Command> = { models: modelsCommand, logprobs: logprobsCommand, generate: generateCommand, train: trainCommand, eval: evalCommand, compare: compareCommand, analyze: analyzeCommand, compress: compressCommand, tune: tuneCommand, cost: costCommand, run: runCommand, demo: demoCommand, runs: runsCommand, serve: serveCommand, worker: workerCommand };
 
 export async function main(argv: string[], out: Output = consoleOutput()): Promise<number> {
   const [name, ...rest] = argv;

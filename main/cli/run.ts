@@ -7,6 +7,7 @@ import { type ExperimentInfo, type ExperimentSpecInput, unwrap } from '../contra
 import { type Api, createApi } from '../engine/api.ts';
 import { UsageError, optionalInt, parseFlags } from './args.ts';
 import type { Output } from './output.ts';
+import { BACKEND_FLAGS, followRemoteExperiment } from './worker.ts';
 
 export function readSpecFile(file: string): ExperimentSpecInput {
   let text: string;
@@ -74,7 +75,7 @@ export function experimentJson(info: ExperimentInfo): unknown {
 }
 
 export async function runCommand(argv: string[], out: Output): Promise<number> {
-  const p = parseFlags(argv, { home: { type: 'string' }, force: { type: 'boolean' }, resume: { type: 'string' }, json: { type: 'boolean' } }, 'run');
+  const p = parseFlags(argv, { home: { type: 'string' }, force: { type: 'boolean' }, resume: { type: 'string' }, json: { type: 'boolean' }, ...BACKEND_FLAGS }, 'run');
   const resumeId = optionalInt(p, 'resume', 'run', 1);
   if ((p.positionals.length === 1) === (resumeId !== undefined)) throw new UsageError('run: give a spec file (JSON or YAML), or --resume EXPERIMENT_ID');
   const api = createApi(typeof p.flags.home === 'string' ? { home: p.flags.home } : {});
@@ -85,7 +86,9 @@ export async function runCommand(argv: string[], out: Output): Promise<number> {
     } else {
       info = unwrap(await api.call('experiments.create', { spec: readSpecFile(p.positionals[0]!), ...(p.flags.force ? { force: true } : {}) }));
     }
-    const final = await followExperiment(api, info, out, { resume: resumeId !== undefined, quiet: Boolean(p.flags.json) });
+    const final = typeof p.flags.backend === 'string'
+      ? await followRemoteExperiment(api, info, out, p, { quiet: Boolean(p.flags.json) })
+      : await followExperiment(api, info, out, { resume: resumeId !== undefined, quiet: Boolean(p.flags.json) });
     if (p.flags.json) out.json(experimentJson(final));
     else {
       out.line('');
