@@ -42,8 +42,12 @@ export function describeRunConfig(kind: ApiRunSummary['kind'], config: unknown):
   if (kind === 'compress' && method) {
     description = method === 'none' ? 'dense' : describeCompression({ method: method as 'gptq', bits: num(spec.bits), groupSize: num(spec.groupSize), sparsity: num(spec.sparsity), ...(Array.isArray(spec.nm) ? { nm: spec.nm as [number, number] } : {}) });
   }
-  const rec = obj(c.recovery ?? (kind === 'tune' ? c : {}));
-  const recovery = kind === 'tune' && typeof rec.method === 'string' ? describeRecovery({ method: rec.method as 'lora', rank: num(obj(rec.options).rank), tokens: num(obj(rec.options).numVirtualTokens), steps: num(rec.steps) ?? 0 }) : null;
+  // A tune run's config holds the filled-in method spec ({ spec: { method, rank | virtualTokens }, steps }).
+  const rec = obj(c.recovery ?? (kind === 'tune' ? (c.spec ?? c) : {}));
+  const opt = obj(rec.options);
+  const recovery = kind === 'tune' && typeof rec.method === 'string'
+    ? describeRecovery({ method: rec.method as 'lora', rank: num(rec.rank) ?? num(opt.rank), tokens: num(rec.virtualTokens) ?? num(opt.virtualTokens), steps: num(c.steps) ?? num(rec.steps) ?? 0 })
+    : null;
   const tasks = Array.isArray(c.tasks) ? c.tasks.filter((t): t is string => typeof t === 'string') : [];
   return { method: description, recovery, tasks };
 }
@@ -136,11 +140,20 @@ export function draftToSpec(d: ExperimentDraft): ExperimentSpecInput {
         name: slug(describeRecovery(r)),
         method: r.method,
         steps: r.steps,
-        ...(r.method === 'lora' ? { options: { rank: r.rank ?? 8 } } : r.method === 'idp' ? {} : { options: { numVirtualTokens: r.tokens ?? 20 } }),
+        // The recovery module's option names (main/engine/experiments/step-inputs.ts methodSpecOf).
+        ...(r.method === 'lora' ? { options: { rank: r.rank ?? 8 } } : r.method === 'idp' ? {} : { options: { virtualTokens: r.tokens ?? 20 } }),
       })),
     ],
     tasks: d.tasks,
     seeds: d.seeds,
     ...(d.limit ? { eval: { limit: d.limit } } : {}),
+    ...calibrationOf(d),
+    ...(d.analyze === false ? { analyze: false as const } : d.analyze?.limit ? { analyze: { limit: d.analyze.limit } } : {}),
   };
+}
+
+function calibrationOf(d: ExperimentDraft): Pick<ExperimentSpecInput, 'calibration'> {
+  const c = d.calibration;
+  if (!c?.nsamples && !c?.seqlen) return {};
+  return { calibration: { ...(c.nsamples ? { nsamples: c.nsamples } : {}), ...(c.seqlen ? { seqlen: c.seqlen } : {}) } };
 }

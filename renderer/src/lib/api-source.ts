@@ -1,17 +1,16 @@
 // The data source over the engine's API (main/contract run-methods): models, tasks, runs, jobs
-// (with their events), experiments and paired comparisons. Layers still come from the sample
-// study: the API lists a run's similarity kinds but has no method returning the per-layer
-// values yet (TODO: a runs.similarity method, or similarity in runs.get).
+// (with their events), experiments, paired comparisons, and the similarity arrays of analyze
+// runs (runs.similarity) for the Layers view.
 
-import type { RunDetail as ApiRunDetail, TaskComparisonInfo } from '../../../main/contract/index.ts';
-import { sampleLayers } from '../fixtures/sample-data.ts';
+import type { ExperimentInfo, RunDetail as ApiRunDetail, RunSummary as ApiRunSummary, TaskComparisonInfo } from '../../../main/contract/index.ts';
 import type { AccuracyRow } from '../tables/accuracy-table.ts';
 import type { Transport } from '../transport/transport.ts';
 import { draftToSpec, jobFromApi, modelFromApi, runDetailFromApi, runFromApi } from './api-mapping.ts';
 import type { DataSource } from './data-source.ts';
 import { describeError } from './describe-error.ts';
 import { flipGroups } from './flip-groups.ts';
-import type { CompareData, ModelEntry, TaskFlips } from './workbench-types.ts';
+import { layersFromSimilarity, variantLabel } from './layer-mapping.ts';
+import type { AnalysisChoice, CompareData, LayerData, ModelEntry, TaskFlips } from './workbench-types.ts';
 
 const live = <T>(value: T) => ({ value, sample: false as const });
 
@@ -88,9 +87,17 @@ export function createApiSource(transport: Transport): DataSource {
       return r.ok ? { ok: true } : { ok: false, message: describeError(r.error) };
     },
     async compare(ids) {
-      return live(await compareRuns(transport, ids.filter((i) => /^\d+$/.test(i)).map(Number), unwrap));
+      const chosen = ids.filter((i) => /^\d+$/.test(i)).map(Number);
+      if (chosen.length) return live(await compareRuns(transport, chosen, unwrap));
+      // Nothing selected: the newest experiment's evaluations, dense first.
+      const latest = (await experiments(transport, unwrap)).find((e) => e.table.some((r) => r.status === 'done'));
+      const rows = latest?.table.filter((r) => r.status === 'done') ?? [];
+      const labels = new Map(rows.map((r) => [r.evalRunId, r.recovery === 'none' ? r.compression : `${r.compression} + ${r.recovery}`]));
+      return live(await compareRuns(transport, rows.map((r) => r.evalRunId), unwrap, labels, latest?.name));
     },
-    layers: async () => ({ value: sampleLayers(), sample: true, missing: 'runs.similarity' }),
+    async layers(ids) {
+      return live(await layersOf(transport, ids.filter((i) => /^\d+$/.test(i)).map(Number), unwrap));
+    },
     async startExperiment(draft) {
       const created = await transport.call('experiments.create', { spec: draftToSpec(draft) });
       if (!created.ok) return { ok: false, message: describeError(created.error) };
@@ -105,8 +112,36 @@ export function createApiSource(transport: Transport): DataSource {
 
 type Unwrap = <T>(p: Promise<{ ok: true; value: T } | { ok: false; error: { message: string; code: string } }>) => Promise<T>;
 
+/** Experiments, newest first, with their steps and method x task tables. */
+async function experiments(transport: Transport, unwrap: Unwrap, limit = 20): Promise<ExperimentInfo[]> {
+  const runs: ApiRunSummary[] = await unwrap(transport.call('runs.list', { kind: 'experiment', limit }));
+  const infos = await Promise.all(runs.map(async (r) => {
+    const got = await transport.call('experiments.get', { runId: r.id });
+    return got.ok ? got.value : null;
+  }));
+  return infos.filter((i): i is ExperimentInfo => i !== null);
+}
+
+/**
+ * The finished analyses, grouped by experiment, and the similarity of the chosen ones (by
+ * default every analysis of the experiment that made the newest one).
+ */
+async function layersOf(transport: Transport, ids: number[], unwrap: Unwrap): Promise<LayerData> {
+  const [runs, exps] = await Promise.all([unwrap(transport.call('runs.list', { kind: 'analyze', status: 'done' })), experiments(transport, unwrap)]);
+  const groupOf = new Map<number, string>();
+  for (const e of [...exps].reverse()) for (const s of e.steps) if (s.kind === 'analyze') groupOf.set(s.runId, `${e.name} (experiment ${e.runId})`);
+  const analyses: AnalysisChoice[] = runs.map((r) => ({ id: String(r.id), label: variantLabel(r.name), group: groupOf.get(r.id) ?? 'Separate analyses' }));
+  let chosen = ids.filter((id) => runs.some((r) => r.id === id));
+  if (chosen.length === 0 && runs[0]) {
+    const group = groupOf.get(runs[0].id);
+    chosen = group ? runs.filter((r) => groupOf.get(r.id) === group).map((r) => r.id).sort((a, b) => a - b) : [runs[0].id];
+  }
+  const similarity = await Promise.all(chosen.map((runId) => unwrap(transport.call('runs.similarity', { runId }))));
+  return { ...layersFromSimilarity(similarity), analyses, selected: chosen.map(String) };
+}
+
 /** The first run is the reference; every other eval run gets paired tests and flips against it. */
-async function compareRuns(transport: Transport, ids: number[], unwrap: Unwrap): Promise<CompareData> {
+async function compareRuns(transport: Transport, ids: number[], unwrap: Unwrap, labels = new Map<number, string>(), caption?: string): Promise<CompareData> {
   const details: ApiRunDetail[] = await Promise.all(ids.map((id) => unwrap(transport.call('runs.get', { runId: id }))));
   const evals = details.filter((d) => d.metrics.length > 0);
   const tasks = [...new Set(evals.flatMap((d) => d.metrics.map((m) => m.task)))].sort();
@@ -123,7 +158,7 @@ async function compareRuns(transport: Transport, ids: number[], unwrap: Unwrap):
   }
   const primary = (d: ApiRunDetail, task: string) => d.metrics.find((m) => m.task === task && m.metric === 'acc') ?? d.metrics.find((m) => m.task === task);
   const rows: AccuracyRow[] = evals.map((d, i) => ({
-    label: d.name,
+    label: labels.get(d.id) ?? d.name,
     kind: i === 0 ? 'dense' : d.lineage.some((l) => l.kind === 'tune') ? 'recovered' : 'compressed',
     runId: String(d.id),
     cells: Object.fromEntries(
@@ -137,7 +172,8 @@ async function compareRuns(transport: Transport, ids: number[], unwrap: Unwrap):
   const flips: Record<string, TaskFlips[]> = {};
   for (const d of evals.slice(1)) {
     const cmp = comparisons.get(d.id);
-    if (cmp) flips[d.name] = cmp.map((c) => ({ task: c.task, groups: flipGroups(Object.fromEntries(Object.entries(c.flips).map(([k, v]) => [k, v.map((docId) => ({ docId }))]))) }));
+    // flips also carries `items` (how many were paired): only its lists are flip sets.
+    if (cmp) flips[labels.get(d.id) ?? d.name] = cmp.map((c) => ({ task: c.task, groups: flipGroups(Object.fromEntries(Object.entries(c.flips).filter((e): e is [string, number[]] => Array.isArray(e[1])).map(([k, v]) => [k, v.map((docId) => ({ docId }))]))) }));
   }
-  return { table: { caption: 'Accuracy (%) ± standard error', tasks: tasks.map((t) => ({ id: t, label: t })), rows }, flips };
+  return { table: { caption: `Accuracy (%) ± standard error${caption ? ` · experiment ${caption}` : ''}`, tasks: tasks.map((t) => ({ id: t, label: t })), rows }, flips };
 }

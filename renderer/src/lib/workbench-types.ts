@@ -119,8 +119,20 @@ export interface LayerPrompt {
   reason: string;
 }
 
+/** An analyze run the Layers view can show, grouped by the experiment that made it. */
+export interface AnalysisChoice {
+  id: string;
+  /** The variant analysed, e.g. "gptq-3bit+prompt". */
+  label: string;
+  /** The experiment's name, or "Separate analyses". */
+  group: string;
+}
+
 export interface LayerData {
   models: string[];
+  /** Live data only: every finished analysis, and the ids shown. */
+  analyses?: AnalysisChoice[];
+  selected?: string[];
   metrics: { id: 'attention' | 'activation' | 'cka'; label: string; series: LayerSeries[] }[];
   prompts: LayerPrompt[];
   /** Heatmaps per prompt id, per layer (head-averaged or a chosen head). */
@@ -135,6 +147,10 @@ export interface ExperimentDraft {
   seeds: number[];
   limit: number | null;
   name: string;
+  /** Calibration samples and their length in tokens for the compressions (engine defaults when absent). */
+  calibration?: { nsamples: number | null; seqlen: number | null };
+  /** Analyse every variant against the base model on this many items of the first task (false: no analysis). */
+  analyze?: { limit: number | null } | false;
 }
 
 export interface CompressionChoice {
