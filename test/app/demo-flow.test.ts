@@ -143,10 +143,10 @@ test('demo flow: from an empty data folder to an exported figure, all in the pag
   await running.waitFor({ timeout: 30_000 });
   await running.locator('progress').waitFor();
   await running.locator('.meta').filter({ hasText: /ETA: (\d+s|\d+m \d+s|—)/ }).waitFor();
-  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="job-list"] .meta')].some((m) => /ETA: \d/.test(m.textContent ?? '')), null, { timeout: 30_000 });
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('[data-testid="job-list"] .meta')).some((m) => /ETA: \d/.test(m.textContent ?? '')), null, { timeout: 30_000 });
   await shoot(page, 'jobs-running');
   await page.waitForFunction((n) => {
-    const badges = [...document.querySelectorAll('[data-testid="job-list"] .badge')].map((b) => b.textContent?.trim());
+    const badges = Array.from(document.querySelectorAll('[data-testid="job-list"] .badge')).map((b) => b.textContent?.trim());
     return badges.filter((b) => b === 'done').length >= n || badges.includes('failed');
   }, JOBS, { timeout: 150_000, polling: 500 });
   assert.equal(await countJobs(page, 'failed'), 0, `no job failed:\n${await page.getByTestId('job-list').innerText()}`);
@@ -176,6 +176,8 @@ test('demo flow: from an empty data folder to an exported figure, all in the pag
   assert.equal(await heat.locator('g.panel').count(), 3, 'base, GPTQ 3-bit and GPTQ 3-bit + prompt side by side');
   assert.match(await heat.locator('svg').innerHTML(), /Question/, 'the heatmap is labelled with the prompt tokens');
   await shoot(page, 'layers');
+  await heat.scrollIntoViewIfNeeded();
+  await shoot(page, 'layers-maps');
   await page.getByTestId('metric-activation').click();
   await sim.locator('g.series').nth(1).waitFor();
   await page.getByTestId('metric-attention').click();
@@ -186,7 +188,7 @@ test('demo flow: from an empty data folder to an exported figure, all in the pag
   assert.match(svg.name, /\.svg$/);
   const parsed = await page.evaluate((text) => {
     const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
-    const series = [...doc.querySelectorAll('g.series')];
+    const series = Array.from(doc.querySelectorAll('g.series'));
     return { error: doc.querySelector('parsererror')?.textContent ?? null, root: doc.documentElement.nodeName, series: series.length, lines: series.filter((g) => g.querySelector('path[fill="none"]')?.getAttribute('d')?.startsWith('M')).length };
   }, readFileSync(svg.path, 'utf8'));
   assert.deepEqual(parsed, { error: null, root: 'svg', series: 2, lines: 2 });

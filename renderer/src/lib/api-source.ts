@@ -130,7 +130,7 @@ async function layersOf(transport: Transport, ids: number[], unwrap: Unwrap): Pr
   const [runs, exps] = await Promise.all([unwrap(transport.call('runs.list', { kind: 'analyze', status: 'done' })), experiments(transport, unwrap)]);
   const groupOf = new Map<number, string>();
   for (const e of [...exps].reverse()) for (const s of e.steps) if (s.kind === 'analyze') groupOf.set(s.runId, `${e.name} (experiment ${e.runId})`);
-  const analyses: AnalysisChoice[] = runs.map((r) => ({ id: String(r.id), label: variantLabel(r.name), group: groupOf.get(r.id) ?? 'Separate analyses' }));
+  const analyses: AnalysisChoice[] = [...runs].sort((a, b) => a.id - b.id).map((r) => ({ id: String(r.id), label: variantLabel(r.name), group: groupOf.get(r.id) ?? 'Separate analyses' }));
   let chosen = ids.filter((id) => runs.some((r) => r.id === id));
   if (chosen.length === 0 && runs[0]) {
     const group = groupOf.get(runs[0].id);
@@ -140,26 +140,45 @@ async function layersOf(transport: Transport, ids: number[], unwrap: Unwrap): Pr
   return { ...layersFromSimilarity(similarity), analyses, selected: chosen.map(String) };
 }
 
-/** The first run is the reference; every other eval run gets paired tests and flips against it. */
+const isRecovered = (d: ApiRunDetail) => d.lineage.some((l) => l.kind === 'tune');
+
+/** The compressed model's eval among `evals` that a recovered eval's model was trained from. */
+function compressedOf(d: ApiRunDetail, evals: ApiRunDetail[]): ApiRunDetail | undefined {
+  const compress = d.lineage.find((l) => l.kind === 'compress');
+  return compress ? evals.find((e) => e !== d && !isRecovered(e) && e.lineage.some((l) => l.kind === 'compress' && l.id === compress.id)) : undefined;
+}
+
+/**
+ * The first run is the reference. Compressed rows get paired tests and flips against it;
+ * recovered rows get their tests against their compressed model (when it is compared too) and
+ * three-way flips (lost by compression, brought back by the recovery...).
+ */
 async function compareRuns(transport: Transport, ids: number[], unwrap: Unwrap, labels = new Map<number, string>(), caption?: string): Promise<CompareData> {
   const details: ApiRunDetail[] = await Promise.all(ids.map((id) => unwrap(transport.call('runs.get', { runId: id }))));
   const evals = details.filter((d) => d.metrics.length > 0);
   const tasks = [...new Set(evals.flatMap((d) => d.metrics.map((m) => m.task)))].sort();
   const ref = evals[0];
   const comparisons = new Map<number, TaskComparisonInfo[]>();
-  if (ref) {
+  const flipSource = new Map<number, TaskComparisonInfo[]>();
+  const compare = async (a: number, b: number, c?: number) => {
+    const r = await transport.call('runs.compare', { a, b, ...(c !== undefined ? { c } : {}) });
+    return r.ok ? r.value : null;
+  };
+  if (ref?.kind === 'eval') {
     await Promise.all(
       evals.slice(1).map(async (d) => {
-        if (ref.kind !== 'eval' || d.kind !== 'eval') return;
-        const r = await transport.call('runs.compare', { a: ref.id, b: d.id });
-        if (r.ok) comparisons.set(d.id, r.value);
+        if (d.kind !== 'eval') return;
+        const base = isRecovered(d) ? compressedOf(d, evals) : undefined;
+        const [tests, three] = await Promise.all([compare(base?.id ?? ref.id, d.id), base ? compare(ref.id, base.id, d.id) : null]);
+        if (tests) comparisons.set(d.id, tests);
+        if (three ?? tests) flipSource.set(d.id, (three ?? tests)!);
       }),
     );
   }
   const primary = (d: ApiRunDetail, task: string) => d.metrics.find((m) => m.task === task && m.metric === 'acc') ?? d.metrics.find((m) => m.task === task);
   const rows: AccuracyRow[] = evals.map((d, i) => ({
     label: labels.get(d.id) ?? d.name,
-    kind: i === 0 ? 'dense' : d.lineage.some((l) => l.kind === 'tune') ? 'recovered' : 'compressed',
+    kind: i === 0 ? 'dense' : isRecovered(d) ? 'recovered' : 'compressed',
     runId: String(d.id),
     cells: Object.fromEntries(
       tasks.map((t) => {
@@ -171,7 +190,7 @@ async function compareRuns(transport: Transport, ids: number[], unwrap: Unwrap, 
   }));
   const flips: Record<string, TaskFlips[]> = {};
   for (const d of evals.slice(1)) {
-    const cmp = comparisons.get(d.id);
+    const cmp = flipSource.get(d.id);
     // flips also carries `items` (how many were paired): only its lists are flip sets.
     if (cmp) flips[labels.get(d.id) ?? d.name] = cmp.map((c) => ({ task: c.task, groups: flipGroups(Object.fromEntries(Object.entries(c.flips).filter((e): e is [string, number[]] => Array.isArray(e[1])).map(([k, v]) => [k, v.map((docId) => ({ docId }))]))) }));
   }
