@@ -131,7 +131,7 @@ test('demo flow: from an empty data folder to an exported figure, all in the pag
   await page.getByTestId('exp-analyze').check();
   await page.getByTestId('exp-analyze-limit').fill('4');
   const summary = page.getByTestId('exp-summary');
-  assert.match(await summary.innerText(), /3\s+models · 3\s+evaluations · 2\s+analyses/);
+  assert.match(await summary.innerText(), /3\s+models\s·\s3\s+evaluations\s·\s2\s+analyses/);
   assert.equal(await page.getByTestId('exp-problems').count(), 0, 'the draft has no problems');
   await shoot(page, 'new');
   await page.getByTestId('exp-start').click();
