@@ -16,7 +16,8 @@
 // slower than a stock PyTorch's; ratios flatter Recall by that much (see ort-block.ts).
 // Options: --threads T (default 2), --runs N (default 5 for tiny, 3 for demo, 1 for 25m: Debian's
 // torch needs tens of seconds per step there), --warmup N (default 2 for tiny, else 1),
-// --models tiny,demo,25m, --batch B (8), --seq T (128). `node --import tsx bench/train-step.ts`
+// --models tiny,demo,25m, --batch B (8), --seq T (128), --checkpoint (Recall recomputes each
+// decoder layer in the backward pass: ModelGradient's checkpointLayers). `node --import tsx bench/train-step.ts`
 // runs it without bench/run.ts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -98,7 +99,7 @@ interface SideResult {
   torch?: string; blas?: string[];
 }
 
-interface ChildConfig { dir: string; threads: number; inputs: number[][]; labels: number[][]; lr: number; weight_decay: number; warmup: number; runs: number }
+interface ChildConfig { dir: string; threads: number; inputs: number[][]; labels: number[][]; lr: number; weight_decay: number; warmup: number; runs: number; checkpoint?: boolean }
 
 function runRecall(c: ChildConfig): SideResult | string {
   const r = spawnSync(process.execPath, ['--import', 'tsx', HERE, '--child', JSON.stringify(c)], { encoding: 'utf8', maxBuffer: 1 << 26 });
@@ -146,7 +147,7 @@ async function child(c: ChildConfig): Promise<void> {
   const baseline = statusKb('VmRSS');
 
   const folder = loadModelFolder(c.dir);
-  const mg = await ModelGradient.create(folder.config, folder.weights, { trainable: 'all', threads: c.threads });
+  const mg = await ModelGradient.create(folder.config, folder.weights, { trainable: 'all', threads: c.threads, ...(c.checkpoint ? { checkpointLayers: true } : {}) });
   folder.weights.close();
   const opt = new AdamW({ weightDecay: c.weight_decay });
   const loaded = statusKb('VmRSS');
@@ -183,12 +184,13 @@ export const bench: Bench = {
   async run(args) {
     const threads = option(args, 'threads') ?? 2;
     const B = option(args, 'batch') ?? 8, T = option(args, 'seq') ?? 128;
+    const checkpoint = args.includes('--checkpoint');
     const mi = args.indexOf('--models');
     const all = models();
     const names = mi >= 0 ? args[mi + 1]!.split(',') : Object.keys(all);
     const root = mkdtempSync(join(tmpdir(), 'recall-bench-train-'));
     console.log(`train-step: one step = forward + next-token loss + backward + AdamW (lr ${LR}, wd ${WEIGHT_DECAY}); batch ${B} x seq ${T}; ` +
-      `${threads} thread${threads === 1 ? '' : 's'}; each side in a fresh child process; median of the timed steps after warm-up`);
+      `${threads} thread${threads === 1 ? '' : 's'}; ${checkpoint ? 'Recall recomputes each layer in the backward pass (--checkpoint); ' : ''}each side in a fresh child process; median of the timed steps after warm-up`);
     console.log('  note: Debian\'s torch uses BLAS_INFO=generic (no MKL/OpenBLAS), slower than a stock PyTorch build; read step-time ratios < 1 with that in mind');
     console.log('  peak RSS = VmHWM above the process baseline after imports; "all" = load + every step, "steps" = the timed steps alone');
     const busy = () => {
@@ -213,7 +215,7 @@ export const bench: Bench = {
         const warmup = option(args, 'warmup') ?? spec.warmup ?? 2, runs = option(args, 'runs') ?? spec.runs ?? 5;
         if (runs < 1) throw new Error('--runs must be at least 1');
         const { inputs, labels } = tokenBatch(B, T, cfg.vocab_size, 17);
-        const c: ChildConfig = { dir, threads, inputs, labels, lr: LR, weight_decay: WEIGHT_DECAY, warmup, runs };
+        const c: ChildConfig = { dir, threads, inputs, labels, lr: LR, weight_decay: WEIGHT_DECAY, warmup, runs, ...(checkpoint ? { checkpoint } : {}) };
         const torch = runTorch(c);
         const ours = runRecall(c);
         const params = typeof ours === 'string' ? (typeof torch === 'string' ? NaN : torch.params) : ours.params;

@@ -2,13 +2,16 @@
 // trainable values (initializers or inputs), build ONE graph that outputs the loss and the
 // gradient of exactly those values. Only nodes on a path from a trainable value to the loss
 // get gradient ops (frozen weights get none); forward values are reused by the backward ops,
-// never recomputed.
+// never recomputed, unless recomputation (checkpointing) is asked for: see recompute.ts.
 
 import { GraphBuilder } from '../onnx/builder.ts';
 import { isFloat } from '../onnx/dtypes.ts';
 import type { Model, Node } from '../onnx/ir.ts';
 import { RuleContext, scalarOf } from './context.ts';
+import { type RecomputeOptions, Recomputer, layerScopes, pruneDeadRecompute } from './recompute.ts';
 import { GRADIENT_RULES, NON_DIFFERENTIABLE } from './rules.ts';
+
+export type { RecomputeOptions } from './recompute.ts';
 
 export interface GradientOptions {
   /** Name of the scalar loss value in the forward graph. */
@@ -19,6 +22,15 @@ export interface GradientOptions {
   paramsAsInputs?: boolean;
   /** Keep the forward graph's other outputs (default false: only loss and gradients). */
   keepOutputs?: boolean;
+  /**
+   * Recompute the forward values of segments (checkpointing) instead of keeping them for the
+   * backward pass: each segment's gradient ops read a copy of its forward nodes emitted right
+   * before them, so only the segment's inputs and outputs live from the forward pass into the
+   * backward one. `scopes` names the segment of a forward node (null: not checkpointed).
+   */
+  recompute?: RecomputeOptions;
+  /** Shorthand for `recompute: { scopes: layerScopes }`: one segment per decoder layer (`/model/layers.{i}/`). */
+  checkpointLayers?: boolean;
 }
 
 export const gradName = (param: string): string => `grad.${param}`;
@@ -67,13 +79,18 @@ export function buildGradientGraph(forward: Model, o: GradientOptions): Model {
   const lossShape = b.info(o.loss).shape;
   if (lossShape === null || lossShape.length !== 0) throw new Error(`autodiff: the loss '${o.loss}' must be a scalar (shape ${JSON.stringify(lossShape)})`);
   addGrad(o.loss, scalarOf(b, 1, b.info(o.loss).dtype)); // seed dL/dL = 1 in the loss's dtype
+  const scopes = o.recompute?.scopes ?? (o.checkpointLayers ? layerScopes : undefined);
+  const recomputer = scopes ? new Recomputer(b, nodes, scopes) : null;
   for (const n of onPath) {
     const rule = GRADIENT_RULES[n.opType];
     if (!rule) throw new Error(`autodiff: no gradient rule for ${n.opType} (node '${n.name}')`);
     const outGrads = n.outputs.map((out) => (out ? gradOf(out) : null));
     if (outGrads.every((g) => g === null)) continue;
     const needs = n.inputs.map((i) => requires.has(i) && needed.has(i));
-    const inGrads = b.scope(`grad${n.name}`, () => rule(new RuleContext(b, n, outGrads, needs)));
+    // In a checkpointed segment the rule sees the node with its segment-made values renamed to
+    // their recomputed copies (emitted here, before the segment's first gradient op).
+    const seen = recomputer ? recomputer.nodeFor(n, outGrads.find((g) => g !== null)!) : n;
+    const inGrads = b.scope(`grad${n.name}`, () => rule(new RuleContext(b, seen, outGrads, needs)));
     n.inputs.forEach((inp, k) => {
       const g = inGrads[k];
       if (g && needs[k]) addGrad(inp, g);
@@ -88,5 +105,6 @@ export function buildGradientGraph(forward: Model, o: GradientOptions): Model {
     b.output(g, gradName(p));
     if (o.paramsAsInputs !== false && b.initializerData(p)) b.promoteToInput(p);
   }
-  return b.build({ ...forward.metadata, autodiff: 'recall', loss: o.loss });
+  const built = b.build({ ...forward.metadata, autodiff: 'recall', loss: o.loss, ...(recomputer ? { recompute: String(recomputer.segmentCount) } : {}) });
+  return recomputer ? pruneDeadRecompute(built) : built;
 }

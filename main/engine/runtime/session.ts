@@ -23,6 +23,13 @@ export interface SessionOptions {
    * one copy of each weight; MatMul then packs per call, which costs some speed.
    */
   disablePrepacking?: boolean;
+  /**
+   * ORT's enableMemPattern and enableCpuMemArena (both default true). With either off a training
+   * step's peak RSS is lower (bench/train-step.ts: the pattern lays out one block for the whole
+   * run, the arena keeps freed blocks).
+   */
+  memPattern?: boolean;
+  cpuMemArena?: boolean;
 }
 
 /** Session option presets: `inference` for evaluation, `training` keeps numerics closest to the graph. */
@@ -65,6 +72,8 @@ function ortOptions(ep: ExecutionProvider, o: SessionOptions): ort.InferenceSess
     executionProviders: [ep],
     graphOptimizationLevel: o.optimization ?? 'all',
     ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
+    ...(o.memPattern === false ? { enableMemPattern: false } : {}),
+    ...(o.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
     // The Node binding flattens `extra` to ORT session config keys (onnxruntime_session_options_config_keys.h).
     ...(o.disablePrepacking ? { extra: { session: { disable_prepacking: '1' } } } : {}),
     logSeverityLevel: 3,

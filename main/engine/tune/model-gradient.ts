@@ -39,6 +39,12 @@ export interface ModelGradientOptions {
   ep?: ExecutionProvider;
   threads?: number;
   onFallback?: (message: string) => void;
+  /**
+   * Recompute each decoder layer's activations in the backward pass instead of keeping them
+   * from the forward pass (buildGradientGraph's checkpointLayers): less peak memory, one more
+   * forward pass of the layers per step.
+   */
+  checkpointLayers?: boolean;
 }
 
 /** Weights are graph initializers not made by the builder itself (constants start with '/'). */
@@ -79,7 +85,7 @@ export class ModelGradient {
     const shapes = new Map([...trainable.map((t): [string, number[]] => [t.name, [...t.dims]]), ...shared.map((x): [string, number[]] => [x.name, [...x.shape]])]);
     const names = trainable.map((t) => t.name);
     const sessionOptions = { ...(o.ep ? { ep: o.ep } : {}), ...(o.threads ? { threads: o.threads } : {}), ...(o.onFallback ? { onFallback: o.onFallback } : {}), optimization: 'extended' as const };
-    const gradSession = await createSession(buildGradientGraph(forward, { loss: 'loss', wrt: [...names, ...shared.map((x) => x.name)] }), sessionOptions);
+    const gradSession = await createSession(buildGradientGraph(forward, { loss: 'loss', wrt: [...names, ...shared.map((x) => x.name)], ...(o.checkpointLayers ? { checkpointLayers: true } : {}) }), sessionOptions);
     const evalSession = await createSession(promoteParams(forward, names), sessionOptions);
     return new ModelGradient(config, params, shapes, gradSession, evalSession, new Set(shared.map((x) => x.name)), o.virtualTokens);
   }
