@@ -2,6 +2,7 @@
 // (paired statistics and flip sets between results files of the same items).
 import { writeFileSync } from 'node:fs';
 import { openAdapter } from '../engine/recover/model-adapter.ts';
+import { packedGraphOptions } from '../engine/compress/packed-graph.ts';
 import { fileURLToPath } from 'node:url';
 import { compareResults } from '../engine/eval/compare.ts';
 import { evaluate } from '../engine/eval/evaluate.ts';
@@ -13,7 +14,7 @@ import { parseExecutionProvider } from '../engine/runtime/providers.ts';
 import { UsageError, optionalInt, parseFlags, requireString } from './args.ts';
 import type { Output } from './output.ts';
 
-export const EVAL_HELP = `  eval --model DIR [--adapter DIR] [--data-dir DIR]... [--tasks a,b|all|demo] [--limit N] [--shots K]
+export const EVAL_HELP = `  eval --model DIR [--adapter DIR] [--packed] [--data-dir DIR]... [--tasks a,b|all|demo] [--limit N] [--shots K]
        [--seed S] [--max-gen-tokens N] [--no-shared-context] [--out FILE] [--json]
                                        accuracy on the paper's tasks, scored as lm-evaluation-harness does
   compare RESULTS_A RESULTS_B [RESULTS_C] [--seed S] [--resamples N] [--json]
@@ -41,7 +42,7 @@ export async function evalCommand(argv: string[], out: Output): Promise<number> 
     model: { type: 'string' }, tasks: { type: 'string' }, 'data-dir': { type: 'string', multiple: true }, limit: { type: 'string' },
     shots: { type: 'string' }, seed: { type: 'string' }, 'max-gen-tokens': { type: 'string' }, 'no-shared-context': { type: 'boolean' },
     ep: { type: 'string' }, threads: { type: 'string' }, 'weight-dtype': { type: 'string' }, json: { type: 'boolean' }, out: { type: 'string' },
-    adapter: { type: 'string' },
+    adapter: { type: 'string' }, packed: { type: 'boolean' },
   }, 'eval');
   const dir = requireString(p, 'model', 'eval');
   // The demo model's tasks ship with Recall, so their folder is always searched (after the user's).
@@ -60,7 +61,7 @@ export async function evalCommand(argv: string[], out: Output): Promise<number> 
   const adapter = typeof p.flags.adapter === 'string' ? openAdapter(p.flags.adapter, { ...(ep ? { ep } : {}), ...(threads ? { threads } : {}) }) : undefined;
   const lm = await LanguageModel.load(dir, {
     ...(ep ? { ep } : {}), ...(threads ? { threads } : {}), ...(wd ? { weightDtype: wd as 'float32' | 'float16' } : {}),
-    ...(adapter ? { adapter } : {}), onFallback: (m) => out.warn(m),
+    ...(adapter ? { adapter } : {}), ...(p.flags.packed ? { graph: packedGraphOptions(dir) } : {}), onFallback: (m) => out.warn(m),
   });
   try {
     const run = await evaluate(modelScorer(lm, { shareContext: sharedContext }), {

@@ -50,6 +50,7 @@ ${EVAL_HELP}
         [--act-order] [--static-groups] [--mse] [--true-sequential] [--sparsity S | --nm 2:4]
         [--calib FILE] [--nsamples N] [--seqlen T] [--seed S] [--skip REGEX]... [--override REGEX:bits=N]...
         --out DIR [--resume] [--json]     layer-by-layer compression with per-module log
+        [--export gptq [--export-out DIR] [--export-format auto|gptq|gptq_v2]]   also write the GPTQ layout
 
   run SPEC.yaml|SPEC.json [--force] [--json] | run --resume ID
                                        an experiment (models x compressions x recoveries x tasks x seeds)
@@ -66,6 +67,8 @@ options for commands that run a model:
   --ep cpu|cuda|dml|coreml|webgpu      execution provider (falls back to cpu, saying why)
   --threads N                          ONNX Runtime intra-op threads
   --weight-dtype float32|float16       how weights are held in memory
+  --adapter DIR                        a recovery adapter (PEFT layout) on top of the model
+  --packed                             compressed models: run quantized linears as MatMulNBits
   --adapter DIR                        apply a recovery adapter (LoRA, prompt, prefix, IDP)
 `;
 

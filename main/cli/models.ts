@@ -2,13 +2,14 @@
 import { LanguageModel } from '../engine/models/language-model.ts';
 import { inspectModel } from '../engine/models/folder.ts';
 import { openAdapter } from '../engine/recover/model-adapter.ts';
+import { packedGraphOptions } from '../engine/compress/packed-graph.ts';
 import { parseExecutionProvider } from '../engine/runtime/providers.ts';
 import { type FlagSpec, type Parsed, UsageError, optionalInt, parseFlags, requireString } from './args.ts';
 import type { Output } from './output.ts';
 
 const RUN_FLAGS: FlagSpec = {
   model: { type: 'string' }, ep: { type: 'string' }, threads: { type: 'string' },
-  'weight-dtype': { type: 'string' }, json: { type: 'boolean' }, adapter: { type: 'string' },
+  'weight-dtype': { type: 'string' }, json: { type: 'boolean' }, adapter: { type: 'string' }, packed: { type: 'boolean' },
 };
 
 function bytes(b: number): string {
@@ -27,6 +28,8 @@ async function loadFromFlags(p: Parsed, command: string, out: Output): Promise<L
   const adapter = typeof p.flags.adapter === 'string' ? openAdapter(p.flags.adapter, { ...(ep ? { ep } : {}), ...(threads ? { threads } : {}) }) : undefined;
   return LanguageModel.load(dir, {
     ...(adapter ? { adapter } : {}),
+    // --packed: quantized linears run as MatMulNBits on the packed codes instead of fake-quant floats.
+    ...(p.flags.packed ? { graph: packedGraphOptions(dir) } : {}),
     ...(ep ? { ep } : {}), ...(threads ? { threads } : {}), ...(wd ? { weightDtype: wd as 'float32' | 'float16' } : {}),
     onFallback: (m) => out.warn(m),
   });
