@@ -61,7 +61,10 @@ export function readPeftAdapter(dir: string, config: DecoderConfig): AnalysisAda
     const { shape } = weights.info('prompt_embeddings');
     const emb = weights.readFloat32('prompt_embeddings');
     if (type === 'PROMPT_TUNING') return { softPrompt: emb };
-    if (cfg.prefix_projection) throw new RecallError('E_CONFIG_FIELD', `${cfgFile}: prefix_projection adapters are not supported; fold the MLP into prompt_embeddings first`, { file: cfgFile });
+    // PEFT saves a projected prefix already folded (get_prompt_embedding_to_save): then
+    // prompt_embeddings is [n, layers * 2 * kv width] whatever prefix_projection says.
+    const folded = shape.length === 2 && shape[1] === config.numLayers * 2 * config.numKvHeads * config.headDim;
+    if (cfg.prefix_projection && !folded) throw new RecallError('E_CONFIG_FIELD', `${cfgFile}: prefix_projection adapters are supported only with the MLP folded into prompt_embeddings`, { file: cfgFile });
     return { prefix: prefixFromEmbeddings(emb, shape, config, dataFile) };
   } finally {
     weights.close();
