@@ -4,7 +4,6 @@
 // checkpointed layer except that layer's outputs; each layer is recomputed once, after the
 // backward ops of the layers above it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { buildGradientGraph, gradName } from '../../main/engine/autodiff/backward.ts';
 import { layerScopes } from '../../main/engine/autodiff/recompute.ts';
@@ -17,28 +16,8 @@ import { createSession } from '../../main/engine/runtime/session.ts';
 import { ModelGradient } from '../../main/engine/tune/model-gradient.ts';
 import { type HostTensor, float32, int64 } from '../../main/engine/runtime/tensors.ts';
 import { assertClose } from '../helpers/compare.ts';
-import { fixtureDir } from '../helpers/model-fixtures.ts';
+import { type GradCase, fixtureDir, GradFixture } from '../helpers/model-fixtures.ts';
 
-type Entry = { dtype: string; shape: number[]; offset?: number; data?: number[] };
-interface GradCase { inputs: Record<string, unknown>; loss: number; grads: Record<string, Entry> }
-
-class GradFixture {
-  readonly cases: Record<string, GradCase>;
-  private readonly bin: Buffer;
-  constructor(name: string) {
-    const dir = fixtureDir(name);
-    this.cases = (JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { cases: Record<string, GradCase> }).cases;
-    this.bin = readFileSync(`${dir}/grads.bin`);
-  }
-  floats(e: unknown): Float32Array {
-    const t = e as Entry;
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const s = this.bin.byteOffset + t.offset!;
-    return new Float32Array(this.bin.buffer.slice(s, s + 4 * n));
-  }
-  ints(e: unknown): number[] { return (e as Entry).data!; }
-  shape(e: unknown): number[] { return (e as Entry).shape; }
-}
 
 const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 

@@ -3,7 +3,6 @@
 // prompt, LoRA A and B, and prefix key/values. Tolerance per tensor:
 // |ours - torch| <= 1e-4 * max|torch| + 1e-6 (float32; torch float32 vs float64 differ by ~1e-6 x max).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { buildGradientGraph, gradName } from '../../main/engine/autodiff/backward.ts';
 import { buildModelGraph } from '../../main/engine/models/build-graph.ts';
@@ -13,27 +12,8 @@ import { transpose2d } from '../../main/engine/models/graph-layers.ts';
 import { createSession } from '../../main/engine/runtime/session.ts';
 import { type HostTensor, float32, int64 } from '../../main/engine/runtime/tensors.ts';
 import { assertClose } from '../helpers/compare.ts';
-import { FIXTURE_MODELS, fixtureDir } from '../helpers/model-fixtures.ts';
+import { FIXTURE_MODELS, fixtureDir, GradFixture } from '../helpers/model-fixtures.ts';
 
-type Entry = { dtype: string; shape: number[]; offset?: number; data?: number[] };
-
-class GradFixture {
-  readonly json: { cases: Record<string, { inputs: Record<string, unknown>; loss: number; grads: Record<string, Entry> }> };
-  private readonly bin: Buffer;
-  constructor(name: string) {
-    const dir = fixtureDir(name);
-    this.json = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8'));
-    this.bin = readFileSync(`${dir}/grads.bin`);
-  }
-  floats(e: unknown): Float32Array {
-    const t = e as Entry;
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const s = this.bin.byteOffset + t.offset!;
-    return new Float32Array(this.bin.buffer.slice(s, s + 4 * n));
-  }
-  ints(e: unknown): number[] { return (e as Entry).data!; }
-  shape(e: unknown): number[] { return (e as Entry).shape; }
-}
 
 function compareGrad(actual: Float32Array, expected: Float32Array, label: string) {
   const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);

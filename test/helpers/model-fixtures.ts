@@ -33,3 +33,26 @@ export class OracleFixture {
   ints(e: unknown): number[] { return Array.from(this.tensor(e).data as BigInt64Array, Number); }
   case(name: string) { return this.json.cases[name]!; }
 }
+
+type GradEntry = { dtype: string; shape: number[]; offset?: number; data?: number[] };
+export interface GradCase { inputs: Record<string, unknown>; loss: number; grads: Record<string, GradEntry> }
+
+/** The PyTorch gradient oracle of a fixture model (grads.json + grads.bin; format in the README). */
+export class GradFixture {
+  readonly json: { cases: Record<string, GradCase> };
+  private readonly bin: Buffer;
+  constructor(name: string) {
+    const dir = fixtureDir(name);
+    this.json = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8'));
+    this.bin = readFileSync(`${dir}/grads.bin`);
+  }
+  get cases(): Record<string, GradCase> { return this.json.cases; }
+  floats(e: unknown): Float32Array {
+    const t = e as GradEntry;
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const s = this.bin.byteOffset + t.offset!;
+    return new Float32Array(this.bin.buffer.slice(s, s + 4 * n));
+  }
+  ints(e: unknown): number[] { return (e as GradEntry).data!; }
+  shape(e: unknown): number[] { return (e as GradEntry).shape; }
+}
