@@ -67,6 +67,8 @@ export async function workerCommand(argv: string[], out: Output): Promise<number
   await worker.start();
   await stopped;
   out.line(`recall worker ${worker.name}: stopping (running steps are handed back and resume elsewhere)`);
+  // Closing waits for Redis; a worker whose Redis is gone must still go.
+  setTimeout(() => process.exit(0), 10_000).unref();
   await worker.close();
   return 0;
 }

@@ -68,6 +68,7 @@ export class RemoteExperimentRunner {
     this.flow = new FlowProducer(common);
     this.events = new QueueEvents(STEP_QUEUE, common);
     this.redis = new Redis(redisOptions(o.redis));
+    this.redis.on('error', () => undefined); // reconnects by itself; the loop retries
     for (const c of [this.queue, this.releases, this.flow, this.events]) (c as { on(e: 'error', l: (e: Error) => void): unknown }).on('error', () => undefined);
     this.events.on('progress', ({ jobId, data }) => this.onProgress(jobId, data));
     this.events.on('completed', () => this.wake());

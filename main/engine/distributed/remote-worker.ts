@@ -71,6 +71,7 @@ export class RemoteWorker {
     this.redis = new Redis(redisOptions(o.redis));
     this.subscriber = new Redis(redisOptions(o.redis));
     for (const w of [this.steps, this.releases]) w.on('error', (e) => this.say(`queue error: ${e.message}`));
+    for (const r of [this.redis, this.subscriber]) r.on('error', () => undefined); // ioredis reconnects; BullMQ reports above
     this.steps.on('failed', (job, e) => this.say(`run ${(job?.data as StepJob | undefined)?.runId ?? '?'} attempt ${job?.attemptsMade ?? '?'} failed: ${e.message}`));
   }
 
