@@ -29,6 +29,10 @@ const BENCHES: Record<string, { description: string; load: () => Promise<Bench> 
     description: 'packed MatMulNBits vs fake-quant float32 execution (demo, ~29M random; RTN 4/3/2-bit g128): weight bytes, peak RSS, tokens/s',
     load: async () => (await import('./compress-packed.ts')).bench,
   },
+  'distributed': {
+    description: 'an experiment grid on the local queue vs 1, 2, 3 BullMQ workers (needs redis-server): wall time ratios, queue overhead per step',
+    load: async () => (await import('./distributed.ts')).bench,
+  },
   'eval-speed': {
     description: 'evaluation examples/s per task type, shared-context KV reuse vs one forward per pair',
     load: async () => (await import('./eval-speed.ts')).bench,
