@@ -31,7 +31,9 @@ function methodSpec(p: Parsed): MethodSpec {
     const rank = int('rank', 0) ?? 8;
     if (rank === 0) throw new UsageError('tune: --rank must be >= 1 (LoRA rank 0 adds nothing to train)');
     const targets = ((p.flags.targets as string | undefined) ?? 'q_proj,v_proj').split(',').map((s) => s.trim()).filter(Boolean);
-    return { method, rank, alpha: optionalNumber(p, 'alpha', 'tune', 0) ?? rank, targets };
+    const dropout = optionalNumber(p, 'dropout', 'tune', 0);
+    if (dropout !== undefined && !(dropout < 1)) throw new UsageError(`tune: --dropout must be in [0, 1) (got '${String(p.flags.dropout)}')`);
+    return { method, rank, alpha: optionalNumber(p, 'alpha', 'tune', 0) ?? rank, targets, ...(dropout ? { dropout } : {}) };
   }
   const virtualTokens = int('virtual-tokens', 1) ?? 25;
   if (method === 'prompt') return { method, virtualTokens, init };
@@ -47,7 +49,7 @@ export async function tuneCommand(argv: string[], out: Output): Promise<number> 
     model: s, method: s, data: s, out: s, steps: s, tokens: s, lr: s, 'weight-decay': s, 'batch-size': s, 'seq-len': s, 'grad-accum': s,
     warmup: s, schedule: s, 'eval-every': s, 'checkpoint-every': s, seed: s, resume: { type: 'boolean' }, ep: s, threads: s, json: { type: 'boolean' },
     rank: s, alpha: s, targets: s, 'virtual-tokens': s, init: s, prompts: s, 'sel-layer': s, 'idp-training': s, reparam: { type: 'boolean' },
-    'encoder-hidden': s, merge: { type: 'boolean' },
+    'encoder-hidden': s, merge: { type: 'boolean' }, dropout: s,
   }, 'tune');
   const steps = optionalInt(p, 'steps', 'tune', 1), tokens = optionalInt(p, 'tokens', 'tune', 1);
   if (steps !== undefined && tokens !== undefined) throw new UsageError('tune: give --steps or --tokens, not both');

@@ -99,7 +99,8 @@ function kaimingUniform(n: number, fanIn: number, seed: number): Float32Array {
 
 /**
  *   x ──MatMul(W^T)──Add(bias)──┬──────────────► y
- *   └─MatMul(A^T)─MatMul(B^T)─Mul(alpha/r)─Add─┘      (LoRA branch when targeted)
+ *   └─[Mul(dropout mask)]─MatMul(A^T)─MatMul(B^T)─Mul(alpha/r)─Add─┘   (LoRA branch when targeted;
+ *                                                                      the mask input only with lora.dropoutMask)
  * `module` is the HF module path, e.g. model.layers.0.self_attn.q_proj; weights are stored
  * transposed ([in, out]) as `${module}.weight.T`.
  */
@@ -124,7 +125,10 @@ export function linear(ctx: LayerContext, x: string, module: string, peftName: s
     }
     const aT = b.initializer(`${module}.lora_A.weight.T`, 'float32', [inp, lora.rank], transpose2d(A, lora.rank, inp));
     const bT = b.initializer(`${module}.lora_B.weight.T`, 'float32', [lora.rank, out], transpose2d(B, out, lora.rank));
-    const down = b.op1('MatMul', [x, aT], {}, { name: 'lora_A/MatMul' });
+    const xin = lora.dropoutMask
+      ? b.op1('Mul', [x, b.input(`${module}.lora_dropout_mask`, 'float32', ['batch', 'seq', inp])], {}, { name: 'lora_dropout/Mul' })
+      : x;
+    const down = b.op1('MatMul', [xin, aT], {}, { name: 'lora_A/MatMul' });
     const up = b.op1('MatMul', [down, bT], {}, { name: 'lora_B/MatMul' });
     const scaled = b.op1('Mul', [up, b.scalar(lora.alpha / lora.rank)], {}, { name: 'lora/Mul' });
     return b.op1('Add', [y, scaled], {}, { name: 'lora/Add' });

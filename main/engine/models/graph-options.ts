@@ -23,6 +23,13 @@ export interface LoraOptions {
    */
   weights?: Map<string, { A: Float32Array; B: Float32Array }>;
   seed?: number;
+  /**
+   * Training with LoRA dropout (PEFT lora_dropout): each targeted module gets an input
+   * `<module>.lora_dropout_mask` [batch, seq, in] (float32, 0 or 1/(1-p), made by the caller)
+   * multiplied into the LoRA branch's input only: y = W x + (alpha/r) B A (mask * x).
+   * Absent (default): no such input, the graph is unchanged (inference never has it).
+   */
+  dropoutMask?: boolean;
 }
 
 /**

@@ -18,10 +18,11 @@ import type { Params } from '../tune/optimizer.ts';
 import type { AdapterParams, IdpTraining, PromptInit } from './adapter.ts';
 import { IdpSelector, pickPrompt } from './idp-selector.ts';
 import { type KvDims, initPrefixMlp, normal, pastToRows, prefixMlpBackward, prefixMlpForward, rowsToPast } from './prefix-kv.ts';
+import { createLoraDropoutGradient } from './lora-dropout.ts';
 import { initialPrompt } from './prompt-init.ts';
 
 export type MethodSpec =
-  | { method: 'lora'; rank: number; alpha: number; targets: string[] }
+  | { method: 'lora'; rank: number; alpha: number; targets: string[]; /** PEFT lora_dropout p in [0, 1); default 0. */ dropout?: number }
   | { method: 'prompt'; virtualTokens: number; init: PromptInit }
   | { method: 'prefix'; virtualTokens: number; reparam: boolean; encoderHiddenSize?: number }
   | { method: 'idp'; virtualTokens: number; prompts: number; selLayer: number; training: IdpTraining; init: PromptInit };
@@ -47,19 +48,26 @@ export async function createMethodTrainer(spec: MethodSpec, folder: ModelFolder,
   const E = config.wordEmbedProjDim;
   switch (spec.method) {
     case 'lora': {
+      const dropout = spec.dropout ?? 0;
+      const loraAdapter = (tensors: { name: string; data: Float32Array }[]): AdapterParams => {
+        const weightsOut = new Map<string, { A: Float32Array; B: Float32Array }>();
+        for (const t of tensors) {
+          const m = /^(.+)\.lora_([AB])\.weight$/.exec(t.name)!;
+          const e = weightsOut.get(m[1]!) ?? { A: new Float32Array(), B: new Float32Array() };
+          e[m[2] as 'A' | 'B'] = t.data;
+          weightsOut.set(m[1]!, e);
+        }
+        return { method: 'lora', rank: spec.rank, alpha: spec.alpha, dropout, targets: spec.targets, weights: weightsOut };
+      };
+      if (dropout > 0) {
+        // Dropout masks are graph inputs made here (lora-dropout.ts); p = 0 keeps the plain path below.
+        const lg = await createLoraDropoutGradient(config, weights, { targets: spec.targets, rank: spec.rank, alpha: spec.alpha, seed: o.seed }, dropout, o.seed, graphSession(o));
+        return { params: lg.params, paramShapes: lg.paramShapes, gradient: lg.gradient, evaluate: lg.evaluate, release: lg.release, adapter: () => loraAdapter(lg.hfTensors()) };
+      }
       const mg = await ModelGradient.create(config, weights, { trainable: (n) => n.includes('.lora_'), graph: { lora: { targets: spec.targets, rank: spec.rank, alpha: spec.alpha, seed: o.seed } }, ...graphSession(o) });
       return {
         params: mg.params, paramShapes: mg.paramShapes, gradient: mg.gradient, evaluate: mg.evaluate, release: () => mg.release(),
-        adapter: () => {
-          const weightsOut = new Map<string, { A: Float32Array; B: Float32Array }>();
-          for (const t of mg.hfTensors()) {
-            const m = /^(.+)\.lora_([AB])\.weight$/.exec(t.name)!;
-            const e = weightsOut.get(m[1]!) ?? { A: new Float32Array(), B: new Float32Array() };
-            e[m[2] as 'A' | 'B'] = t.data;
-            weightsOut.set(m[1]!, e);
-          }
-          return { method: 'lora', rank: spec.rank, alpha: spec.alpha, dropout: 0, targets: spec.targets, weights: weightsOut };
-        },
+        adapter: () => loraAdapter(mg.hfTensors()),
       };
     }
     case 'prompt': {

@@ -67,6 +67,8 @@ export function checkSpec(spec: MethodSpec, folder: ModelFolder, seqLen: number)
     if (!(spec.alpha > 0)) throw new RecallError('E_INVALID_ARGUMENT', `alpha must be > 0, got ${spec.alpha}`, { field: 'alpha' });
     if (spec.targets.length === 0) throw new RecallError('E_INVALID_ARGUMENT', 'LoRA needs at least one target module', { field: 'targets' });
     for (const t of spec.targets) moduleDims(config, t);
+    const p = spec.dropout ?? 0;
+    if (!(p >= 0 && p < 1)) throw new RecallError('E_INVALID_ARGUMENT', `LoRA dropout must be in [0, 1), got ${p}`, { field: 'dropout', value: p });
     return;
   }
   const n = positiveInt('virtualTokens', spec.virtualTokens);
