@@ -113,7 +113,9 @@ export async function tuneModel(o: TuneOptions): Promise<TuneResult> {
         const result = await train({
           params: trainer.params, paramShapes: trainer.paramShapes, data: runData, batchSize: runBatch,
           gradient: trainer.gradient, evaluate: trainer.evaluate,
-          optimizer: { kind: 'adamw', ...settings }, schedule: o.schedule ?? 'linear', warmupSteps: o.warmupSteps ?? Math.floor(0.1 * steps),
+          // IDP joint-hard updates the chosen prompt only: unselected prompts (all-zero gradient)
+          // keep their values, moments and own step counts (tune/optimizer.ts skipUnused).
+          optimizer: { kind: 'adamw', ...settings, ...(spec.method === 'idp' && spec.training === 'joint-hard' ? { skipUnused: true } : {}) }, schedule: o.schedule ?? 'linear', warmupSteps: o.warmupSteps ?? Math.floor(0.1 * steps),
           ...(o.tokens !== undefined ? { tokenBudget: o.tokens } : { totalSteps: o.steps ?? 100 }),
           gradAccumSteps: o.gradAccumSteps ?? 1, evalEvery: o.evalEvery ?? 50, evalBatches: 8,
           checkpointDir: dir, checkpointEvery: o.checkpointEvery ?? 50, seed: runSeed, resume: o.resume ?? false,

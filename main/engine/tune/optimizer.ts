@@ -19,6 +19,14 @@ export interface AdamWSettings {
   eps?: number;
   /** Decoupled (Loshchilov & Hutter 2019): p -= lr * wd * p before the Adam update. Default 0.01 as torch. */
   weightDecay?: number;
+  /**
+   * Leave a parameter whose whole gradient is zero this step untouched, as torch does for a
+   * parameter whose .grad is None: no weight decay, no moment update, and its own step count
+   * (bias correction) does not advance. IDP joint-hard uses it so unselected prompts stay put
+   * (METHODS.md 2: "update P_i* only"). Default false (a zero gradient still moves a parameter
+   * through its momentum, as torch does for a zero .grad).
+   */
+  skipUnused?: boolean;
 }
 
 export interface SgdSettings {
@@ -38,7 +46,11 @@ export interface OptimizerState {
   kind: 'adamw' | 'sgd';
   /** Optimizer steps taken so far. */
   step: number;
-  /** Buffers named `<buffer>.<param name>` (exp_avg., exp_avg_sq., momentum_buffer.). */
+  /**
+   * Buffers named `<buffer>.<param name>` (exp_avg., exp_avg_sq., momentum_buffer.); after a
+   * skipped parameter (step's `skip`, AdamW's skipUnused) also `step.<param name>` [1], that
+   * parameter's own step count (absent: the global `step`).
+   */
   tensors: Map<string, Float32Array>;
 }
 
@@ -46,8 +58,12 @@ export interface Optimizer {
   readonly kind: 'adamw' | 'sgd';
   /** Steps taken so far. */
   readonly stepCount: number;
-  /** One update of every parameter in place, with this step's learning rate (the schedule's). */
-  step(params: Params, grads: Params, lr: number): void;
+  /**
+   * One update of every parameter in place, with this step's learning rate (the schedule's).
+   * Parameters named in `skip` are left untouched this step (value, buffers and their own step
+   * count), as torch skips a parameter whose .grad is None.
+   */
+  step(params: Params, grads: Params, lr: number, skip?: ReadonlySet<string>): void;
   exportState(): OptimizerState;
   importState(state: OptimizerState, params: Params): void;
 }
@@ -73,10 +89,29 @@ function buffer(store: Map<string, Float32Array>, key: string, length: number): 
   return b;
 }
 
+const isZero = (g: Float32Array): boolean => g.every((v) => v === 0);
+
+/** Own step counts of parameters that were skipped at some step (exported as `step.<name>` [1]). */
+function exportSteps(tensors: Map<string, Float32Array>, own: Map<string, number>, global: number): void {
+  for (const [name, n] of own) if (n !== global) tensors.set(`step.${name}`, Float32Array.of(n));
+}
+
+function importSteps(what: string, state: OptimizerState, params: Params): Map<string, number> {
+  const own = new Map<string, number>();
+  for (const [key, t] of state.tensors) {
+    if (!key.startsWith('step.')) continue;
+    const name = key.slice(5);
+    if (!params.has(name) || t.length !== 1) throw new RecallError('E_MISSING_TENSOR', `${what}: state tensor '${key}' belongs to no parameter`, { tensor: key });
+    own.set(name, t[0]!);
+  }
+  return own;
+}
+
 function importBuffers(what: string, state: OptimizerState, kind: OptimizerState['kind'], prefixes: string[], params: Params): Map<string, Float32Array> {
   if (state.kind !== kind) throw new RecallError('E_INVALID_ARGUMENT', `${what}: cannot import ${state.kind} state into ${kind}`, { expected: kind, actual: state.kind });
   const out = new Map<string, Float32Array>();
   for (const [key, t] of state.tensors) {
+    if (key.startsWith('step.')) continue; // importSteps
     const prefix = prefixes.find((p) => key.startsWith(`${p}.`));
     const param = prefix === undefined ? undefined : params.get(key.slice(prefix.length + 1));
     if (!param) throw new RecallError('E_MISSING_TENSOR', `${what}: state tensor '${key}' belongs to no parameter`, { tensor: key });
@@ -94,13 +129,17 @@ export class AdamW implements Optimizer {
   private readonly beta2: number;
   private readonly eps: number;
   private readonly weightDecay: number;
+  private readonly skipUnused: boolean;
   private steps = 0;
   private buffers = new Map<string, Float32Array>();
+  /** Each parameter's own step count (differs from `steps` only after it was skipped). */
+  private own = new Map<string, number>();
 
   constructor(settings: Omit<AdamWSettings, 'kind' | 'lr'> = {}) {
     [this.beta1, this.beta2] = settings.betas ?? [0.9, 0.999];
     this.eps = settings.eps ?? 1e-8;
     this.weightDecay = settings.weightDecay ?? 0.01;
+    this.skipUnused = settings.skipUnused ?? false;
     for (const [k, v] of [['beta1', this.beta1], ['beta2', this.beta2]] as const) {
       if (!(v >= 0 && v < 1)) throw new RecallError('E_INVALID_ARGUMENT', `AdamW: ${k} must be in [0, 1), got ${v}`, { field: k, value: v });
     }
@@ -110,20 +149,28 @@ export class AdamW implements Optimizer {
     return this.steps;
   }
 
-  step(params: Params, grads: Params, lr: number): void {
+  step(params: Params, grads: Params, lr: number, skip?: ReadonlySet<string>): void {
     checkLr(lr, 'AdamW');
     checkGrads(params, grads);
-    const step = ++this.steps;
+    const global = this.steps;
+    this.steps++;
     const { beta1, beta2 } = this;
     // Python-side scalars (float64), cast to float32 where a float32 kernel receives them.
     const decay = f(1 - lr * this.weightDecay);
     const b1 = f(beta1), oneMinusB1 = f(1 - beta1), b2 = f(beta2), oneMinusB2 = f(1 - beta2);
-    const bias1 = 1 - beta1 ** step;
-    const bias2Sqrt = f(Math.sqrt(1 - beta2 ** step));
-    const negStepSize = f(-(lr / bias1));
     const eps = f(this.eps);
     for (const [name, p] of params) {
       const g = grads.get(name)!;
+      const before = this.own.get(name) ?? global;
+      if (skip?.has(name) || (this.skipUnused && isZero(g))) {
+        this.own.set(name, before);
+        continue;
+      }
+      const step = before + 1; // torch's per-parameter state['step']
+      if (step !== this.steps || this.own.has(name)) this.own.set(name, step);
+      const bias1 = 1 - beta1 ** step;
+      const bias2Sqrt = f(Math.sqrt(1 - beta2 ** step));
+      const negStepSize = f(-(lr / bias1));
       const m = buffer(this.buffers, `exp_avg.${name}`, p.length);
       const v = buffer(this.buffers, `exp_avg_sq.${name}`, p.length);
       for (let i = 0; i < p.length; i++) {
@@ -140,11 +187,14 @@ export class AdamW implements Optimizer {
   }
 
   exportState(): OptimizerState {
-    return { kind: 'adamw', step: this.steps, tensors: new Map([...this.buffers].map(([k, t]) => [k, Float32Array.from(t)])) };
+    const tensors = new Map([...this.buffers].map(([k, t]) => [k, Float32Array.from(t)]));
+    exportSteps(tensors, this.own, this.steps);
+    return { kind: 'adamw', step: this.steps, tensors };
   }
 
   importState(state: OptimizerState, params: Params): void {
     this.buffers = importBuffers('AdamW', state, 'adamw', ['exp_avg', 'exp_avg_sq'], params);
+    this.own = importSteps('AdamW', state, params);
     this.steps = state.step;
   }
 }
@@ -173,14 +223,15 @@ export class Sgd implements Optimizer {
     return this.steps;
   }
 
-  step(params: Params, grads: Params, lr: number): void {
+  step(params: Params, grads: Params, lr: number, skip?: ReadonlySet<string>): void {
     checkLr(lr, 'SGD');
     checkGrads(params, grads);
-    const first = this.steps === 0;
     this.steps++;
     const wd = f(this.weightDecay), mom = f(this.momentum), keep = f(1 - this.dampening), negLr = f(-lr);
     for (const [name, p] of params) {
+      if (skip?.has(name)) continue;
       const g = grads.get(name)!;
+      const first = !this.buffers.has(`momentum_buffer.${name}`); // torch: momentum_buffer is None
       const buf = this.momentum !== 0 ? buffer(this.buffers, `momentum_buffer.${name}`, p.length) : undefined;
       for (let i = 0; i < p.length; i++) {
         let d = g[i]!;
