@@ -19,6 +19,8 @@ const seed = z.number().int({ error: 'expected a whole number' }).min(0, { error
 const force = z.boolean().optional();
 const dataDirs = z.array(path).optional();
 const kinds = z.enum(['compress', 'tune', 'eval', 'analyze', 'experiment'], { error: 'expected compress, tune, eval, analyze or experiment' });
+/** Where an experiment's steps run; default: 'remote' when the remote backend setting is set, else 'local'. */
+const backend = z.enum(['local', 'remote'], { error: 'expected local or remote' }).optional();
 const statuses = z.enum(['queued', 'running', 'done', 'failed', 'cancelled'], { error: 'expected queued, running, done, failed or cancelled' });
 
 const { name: _cName, ...compressionFields } = compressionSchema.shape;
@@ -59,10 +61,10 @@ export const runMethods = {
     }).refine((p) => (p.task === undefined) !== (p.texts === undefined), { error: 'give exactly one of task or texts', path: ['task'] }),
   },
   'experiments.create': { summary: 'Expands an experiment spec into runs (reusing finished ones).', params: z.strictObject({ spec: experimentSpecSchema, force }) },
-  'experiments.run': { summary: 'Runs an experiment created by experiments.create.', params: z.strictObject({ runId }) },
+  'experiments.run': { summary: 'Runs an experiment created by experiments.create (locally, or on the remote workers of the remote backend setting).', params: z.strictObject({ runId, backend }) },
   'experiments.get': { summary: 'An experiment: its steps with their runs and status, and the method x task table.', params: z.strictObject({ runId }) },
   'experiments.cancel': { summary: 'Cancels a running experiment: its running steps are cancelled (resumable), the rest not started.', params: z.strictObject({ runId }) },
-  'experiments.resume': { summary: 'Runs the unfinished steps of a failed or cancelled experiment.', params: z.strictObject({ runId }) },
+  'experiments.resume': { summary: 'Runs the unfinished steps of a failed or cancelled experiment.', params: z.strictObject({ runId, backend }) },
   'runs.list': {
     summary: 'Runs, newest first, with filters.',
     params: z.strictObject({

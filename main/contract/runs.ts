@@ -22,7 +22,14 @@ export interface JobProgress {
   etaSeconds: number | null;
 }
 
-export interface JobInfo {
+/** Set on jobs that run on a `recall worker` (an experiment's step on the remote backend). */
+export interface RemoteJobFields {
+  remote?: true;
+  /** The worker running (or that last ran) the step, once one has taken it. */
+  worker?: string | null;
+}
+
+export interface JobInfo extends RemoteJobFields {
   jobId: string;
   runId: number;
   kind: JobKind;
@@ -177,8 +184,8 @@ export interface TaskComparisonInfo {
 }
 
 /** Event payloads. */
-export interface JobProgressEvent extends JobProgress { jobId: string; runId: number; kind: JobKind }
+export interface JobProgressEvent extends JobProgress, RemoteJobFields { jobId: string; runId: number; kind: JobKind }
 export interface JobLogEvent { jobId: string; runId: number; level: 'info' | 'warn'; line: string }
-export interface JobDoneEvent { jobId: string; runId: number; kind: JobKind; status: 'done' | 'failed' | 'cancelled'; error: string | null; resumable: boolean }
+export interface JobDoneEvent extends RemoteJobFields { jobId: string; runId: number; kind: JobKind; status: 'done' | 'failed' | 'cancelled'; error: string | null; resumable: boolean }
 /** A run was created, changed status, or (deleted: true) was deleted. */
 export interface RunUpdatedEvent { runId: number; kind: RunKind; status: RunStatus; deleted?: boolean }

@@ -8,7 +8,7 @@
 
 import { FlowProducer, type Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { ExecutionProviderName, JobDoneEvent, JobProgressEvent, RunUpdatedEvent } from '../../contract/index.ts';
+import type { ExecutionProviderName, JobDoneEvent, JobInfo, JobProgressEvent, RunUpdatedEvent } from '../../contract/index.ts';
 import type { ExperimentPlan, PlannedStep } from '../experiments/plan-experiment.ts';
 import { appendJobLog } from '../jobs/run-files.ts';
 import type { Store } from '../store/index.ts';
@@ -51,6 +51,8 @@ export class RemoteExperimentRunner {
   private readonly missingSince = new Map<string, number>();
   private readonly doneAtStart = new Set<string>();
   private readonly jobs = new Map<number, StepJob>();
+  /** The plan's steps as the API's job list shows them (remote: true), by run id. */
+  private readonly infos = new Map<number, JobInfo>();
   private readonly queue: Queue;
   private readonly releases: Queue;
   private readonly flow: FlowProducer;
@@ -73,6 +75,14 @@ export class RemoteExperimentRunner {
     this.events.on('progress', ({ jobId, data }) => this.onProgress(jobId, data));
     this.events.on('completed', () => this.wake());
     this.events.on('failed', () => this.wake());
+    const now = Date.now();
+    for (const s of o.plan.steps) {
+      if (o.store.runs.get(s.runId)?.status === 'done') continue;
+      this.infos.set(s.runId, {
+        jobId: stepJobId(o.ns, s.runId), runId: s.runId, kind: s.kind, state: 'queued', resume: o.store.runs.get(s.runId)?.status !== 'queued',
+        pid: null, queuedAt: now, startedAt: null, finishedAt: null, progress: null, error: null, remote: true, worker: null,
+      });
+    }
     o.store.runs.start(o.experimentId);
     o.emit('runs.updated', { runId: o.experimentId, kind: 'experiment', status: 'running' });
     this.finished = this.runAll().finally(() => this.close());
@@ -93,14 +103,25 @@ export class RemoteExperimentRunner {
     await this.finished.catch(() => undefined);
   }
 
+  /** The experiment's unfinished steps (at its start) as jobs: queued, running on a worker, or ended. */
+  jobInfos(): JobInfo[] {
+    return [...this.infos.values()].map((j) => ({ ...j, ...(j.progress ? { progress: { ...j.progress } } : {}) }));
+  }
+
+  /** Whether a job id names one of this experiment's steps. */
+  hasJob(jobId: string): boolean {
+    return [...this.infos.values()].some((j) => j.jobId === jobId);
+  }
+
   private onProgress(jobId: string, data: unknown): void {
     const step = this.o.plan.steps.find((s) => stepJobId(this.o.ns, s.runId) === jobId);
     const p = data as { fraction?: unknown; stage?: unknown; etaSeconds?: unknown; worker?: unknown };
     if (!step || typeof p?.fraction !== 'number') return;
-    this.o.emit('jobs.progress', {
-      jobId, runId: step.runId, kind: step.kind, fraction: p.fraction,
-      stage: `${typeof p.stage === 'string' ? p.stage : ''}${typeof p.worker === 'string' ? ` @${p.worker}` : ''}`, etaSeconds: typeof p.etaSeconds === 'number' ? p.etaSeconds : null,
-    });
+    const worker = typeof p.worker === 'string' ? p.worker : null;
+    const progress = { fraction: p.fraction, stage: `${typeof p.stage === 'string' ? p.stage : ''}${worker ? ` @${worker}` : ''}`, etaSeconds: typeof p.etaSeconds === 'number' ? p.etaSeconds : null };
+    const info = this.infos.get(step.runId);
+    if (info && !this.ends.has(step.key)) Object.assign(info, { state: 'running', startedAt: info.startedAt ?? Date.now(), progress, worker: worker ?? info.worker });
+    this.o.emit('jobs.progress', { jobId, runId: step.runId, kind: step.kind, ...progress, remote: true, worker: worker ?? info?.worker ?? null });
   }
 
   private jobOf(step: PlannedStep): StepJob {
@@ -138,12 +159,16 @@ export class RemoteExperimentRunner {
     } catch (err) {
       console.error(`recall: could not record the end of run ${step.runId}:`, err);
     }
-    this.o.emit('jobs.done', { jobId, runId: step.runId, kind: step.kind, status, error, resumable: status !== 'done' });
+    const info = this.infos.get(step.runId);
+    if (info) Object.assign(info, { state: status, finishedAt: Date.now(), error, ...(status === 'done' && info.progress ? { progress: { ...info.progress, fraction: 1 } } : {}) });
+    this.o.emit('jobs.done', { jobId, runId: step.runId, kind: step.kind, status, error, resumable: status !== 'done', remote: true, worker: info?.worker ?? null });
     this.o.emit('runs.updated', { runId: step.runId, kind: step.kind, status: store.runs.get(step.runId)?.status ?? status });
   }
 
   /** A step job that has completed: its result imported (done) or its cancel recorded. */
   private async completed(step: PlannedStep, job: Job): Promise<void> {
+    const info = this.infos.get(step.runId);
+    if (info && !info.worker && job.processedBy) info.worker = job.processedBy;
     const ret = stepReturnSchema.safeParse(job.returnvalue);
     if (!ret.success) return this.endStep(step, 'failed', `worker returned an unreadable result for run ${step.runId}`);
     if (ret.data.status === 'cancelled') {

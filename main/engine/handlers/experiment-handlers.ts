@@ -1,9 +1,10 @@
 // experiments.*: a spec expanded into runs (create), run in the background (run, resume), and
 // read back with its method x task table (get).
 
-import { ApiError, type ExperimentInfo } from '../../contract/index.ts';
+import { ApiError, type EventPayload, type ExperimentInfo } from '../../contract/index.ts';
 import { createExperiment, readPlan, stepInfos, type ExperimentPlan } from '../experiments/plan-experiment.ts';
 import { experimentTable } from '../experiments/results-table.ts';
+import { startRemoteExperiment } from '../distributed/app-backend.ts';
 import { ExperimentRunner } from '../experiments/run-experiment.ts';
 import type { HandlerContext, Handlers } from './types.ts';
 
@@ -23,9 +24,19 @@ function experimentRun(ctx: HandlerContext, runId: number) {
   return run;
 }
 
-function startRunner(ctx: HandlerContext, runId: number): ExperimentInfo {
+function startRunner(ctx: HandlerContext, runId: number, backend: 'local' | 'remote' | undefined): ExperimentInfo {
   const { services } = ctx;
   const plan = readPlan(services.dataDir, runId);
+  const { remote } = ctx.settings.get();
+  if ((backend ?? (remote ? 'remote' : 'local')) === 'remote') {
+    const runner = startRemoteExperiment({ store: services.store, dataDir: services.dataDir, experimentId: runId, plan, remote, emit: (e, p) => ctx.emit(e, p as EventPayload<typeof e>) });
+    services.experiments.set(runId, runner);
+    void runner.finished.finally(() => {
+      services.endedRemoteJobs.push(...runner.jobInfos());
+      services.experiments.delete(runId);
+    });
+    return info(ctx, runId, plan);
+  }
   const runner = new ExperimentRunner({ store: services.store, queue: services.queue, experimentId: runId, plan, emit: (e, p) => ctx.emit(e, p) });
   services.experiments.set(runId, runner);
   void runner.finished.finally(() => services.experiments.delete(runId));
@@ -39,23 +50,23 @@ export const experimentHandlers: Handlers<'experiments.create' | 'experiments.ru
     ctx.emit('runs.updated', { runId: run.id, kind: 'experiment', status: run.status });
     return info(ctx, run.id, plan);
   },
-  'experiments.run': ({ runId }, ctx) => {
+  'experiments.run': ({ runId, backend }, ctx) => {
     const run = experimentRun(ctx, runId);
     if (ctx.services.experiments.has(runId)) return info(ctx, runId, readPlan(ctx.services.dataDir, runId));
     if (run.status !== 'queued') throw new ApiError('E_BAD_ARGUMENT', `runId: experiment ${runId} is '${run.status}'${run.status === 'failed' || run.status === 'cancelled' ? '; use experiments.resume' : ''}`, { runId, status: run.status });
-    return startRunner(ctx, runId);
+    return startRunner(ctx, runId, backend);
   },
-  'experiments.resume': ({ runId }, ctx) => {
+  'experiments.resume': ({ runId, backend }, ctx) => {
     const run = experimentRun(ctx, runId);
     if (ctx.services.experiments.has(runId)) return info(ctx, runId, readPlan(ctx.services.dataDir, runId));
     if (run.status !== 'failed' && run.status !== 'cancelled') throw new ApiError('E_BAD_ARGUMENT', `runId: experiment ${runId} is '${run.status}'; only failed or cancelled experiments can be resumed`, { runId, status: run.status });
-    return startRunner(ctx, runId);
+    return startRunner(ctx, runId, backend);
   },
   'experiments.cancel': async ({ runId }, ctx) => {
     experimentRun(ctx, runId);
     const runner = ctx.services.experiments.get(runId);
     if (runner) {
-      runner.stop();
+      await runner.stop();
       await runner.finished;
     }
     return info(ctx, runId, readPlan(ctx.services.dataDir, runId));

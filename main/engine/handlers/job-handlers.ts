@@ -55,8 +55,18 @@ export const jobHandlers: Handlers<'compress.start' | 'tune.start' | 'eval.start
     const model = ctx.services.store.models.get(parent.modelId!)!;
     return startStep(ctx, analyzeStep(model, parent, p, dirs(p.dataDirs), p.name), p.force);
   },
-  'jobs.list': (_p, ctx) => ctx.services.queue.list(),
-  'jobs.cancel': ({ jobId }, ctx) => ctx.services.queue.cancel(jobId),
+  'jobs.list': (_p, ctx) => {
+    const { services } = ctx;
+    // The local queue's jobs, then the steps of remote experiments (ended ones of this session first).
+    const remote = [...services.endedRemoteJobs, ...[...services.experiments.values()].flatMap((e) => e.jobInfos?.() ?? [])];
+    return [...services.queue.list(), ...remote];
+  },
+  'jobs.cancel': ({ jobId }, ctx) => {
+    for (const [runId, e] of ctx.services.experiments) {
+      if (e.hasJob?.(jobId)) throw new ApiError('E_BAD_ARGUMENT', `jobId: ${jobId} is a step of experiment ${runId} running on remote workers; cancel the experiment (experiments.cancel)`, { jobId, experimentId: runId });
+    }
+    return ctx.services.queue.cancel(jobId);
+  },
   'jobs.resume': ({ runId }, ctx) => {
     const { store, queue } = ctx.services;
     const run = store.runs.require(runId);

@@ -3,9 +3,8 @@
 // folder setting changes, the next call opens the new folder's store (refused while jobs run).
 
 import { join } from 'node:path';
-import type { EventName, EventPayload } from '../../contract/index.ts';
+import type { EventName, EventPayload, JobInfo } from '../../contract/index.ts';
 import { RecallError } from '../errors.ts';
-import { type ExperimentRunner } from '../experiments/run-experiment.ts';
 import { forkLauncher, type JobLauncher } from '../jobs/launcher.ts';
 import { JobQueue } from '../jobs/queue.ts';
 import type { SettingsStore } from '../settings/store.ts';
@@ -17,10 +16,21 @@ export interface JobsOptions {
   cancelGraceMs?: number;
 }
 
+/** An experiment running in this process: on the local job queue, or on remote workers. */
+export interface RunningExperiment {
+  readonly finished: Promise<'done' | 'failed' | 'cancelled'>;
+  stop(): unknown;
+  /** Remote experiments: their steps as jobs (jobs.list shows them next to the local queue's). */
+  jobInfos?(): JobInfo[];
+  hasJob?(jobId: string): boolean;
+}
+
 export class EngineServices {
   private current: { dataDir: string; store: Store; queue: JobQueue } | undefined;
   /** Experiments running in this process, by experiment run id. */
-  readonly experiments = new Map<number, ExperimentRunner>();
+  readonly experiments = new Map<number, RunningExperiment>();
+  /** Remote experiments that ended in this session: their steps stay in jobs.list. */
+  readonly endedRemoteJobs: JobInfo[] = [];
 
   constructor(
     private readonly settings: SettingsStore,
@@ -69,7 +79,7 @@ export class EngineServices {
 
   /** Cancels running jobs and experiments, waits for them, closes the store. */
   async close(): Promise<void> {
-    for (const e of this.experiments.values()) e.stop();
+    for (const e of this.experiments.values()) void e.stop();
     if (!this.current) return;
     await this.current.queue.close();
     await Promise.all([...this.experiments.values()].map((e) => e.finished.catch(() => undefined)));

@@ -115,6 +115,7 @@ export function jobFromApi(j: JobInfo, runName: string | undefined, log: string[
     startedAt: new Date(j.startedAt ?? j.queuedAt).toISOString(),
     log,
     error: j.error,
+    ...(j.remote ? { remote: { worker: j.worker ?? null } } : {}),
   };
 }
 

@@ -84,6 +84,8 @@ export interface JobEntry {
   startedAt: string;
   log: string[];
   error: string | null;
+  /** Set when a `recall worker` runs the job (an experiment step on the remote backend). */
+  remote?: { worker: string | null };
 }
 
 export interface FlipItem {
