@@ -12,9 +12,12 @@ import { RecallError } from '../errors.ts';
 import { loadModelFolder, type ModelFolder } from '../models/folder.ts';
 import type { LoraOptions } from '../models/graph-options.ts';
 import { Tokenizer } from '../models/tokenizer.ts';
+import type { Past } from '../models/runner.ts';
 import type { DecoderConfig } from '../models/types.ts';
+import { IdpSelector, pickPrompt } from '../recover/idp-selector.ts';
+import { promptPasts } from '../recover/model-adapter.ts';
 import type { RecallSession } from '../runtime/session.ts';
-import type { HostTensor } from '../runtime/tensors.ts';
+import { type HostTensor, float32 } from '../runtime/tensors.ts';
 import { type SessionChoice, analysisFetches, openAnalysisSession } from './analysis-session.ts';
 import { type AdapterLayout, type PositionAdapter, adapterLayout, batchFeeds } from './batch-feeds.ts';
 import { type AnalysisResult, type AttentionMap, SimilarityAccumulator } from './result.ts';
@@ -22,7 +25,17 @@ import { type AttentionBlock, type HiddenBlock, activationCosine, attentionCosin
 
 export interface AnalysisAdapter extends PositionAdapter {
   lora?: LoraOptions;
+  /**
+   * An IDP prompt pool (m prompts of n rows, [m * n, embed]). Per example, IDP's selection
+   * (recover/idp-selector.ts, as at inference) picks a prompt, and the example runs after that
+   * prompt's cached KV as its prefix (p = n, positions n..): the result records the choice.
+   */
+  idp?: { numVirtualTokens: number; numPrompts: number; selLayer: number; pool: Float32Array };
 }
+
+/** IDP's choice per example (index into the pool) and the selection scores [examples][m]. */
+export interface IdpAnalysis { choices: number[]; scores: number[][] }
+export type ModelAnalysis = AnalysisResult['models'][number] & { idp?: IdpAnalysis };
 
 export interface AnalyzeModelSpec {
   label: string;
@@ -63,6 +76,39 @@ interface OpenModel {
   session?: RecallSession;
   acc: SimilarityAccumulator;
   maps: AttentionMap[];
+  /** IDP: every prompt's KV as a prefix, and the selection per example. */
+  idp?: { prefixes: { keys: Float32Array[]; values: Float32Array[] }[]; choices: number[]; scores: number[][] };
+}
+
+/** Each pool prompt's KV (as a prefix) and IDP's choice for every example, on this model's weights. */
+async function idpSelections(folder: ModelFolder, idp: NonNullable<AnalysisAdapter['idp']>, rows: number[][], o: SessionChoice): Promise<NonNullable<OpenModel['idp']>> {
+  const session = { ...(o.ep ? { ep: o.ep } : {}), ...(o.threads ? { threads: o.threads } : {}), ...(o.onFallback ? { onFallback: o.onFallback } : {}) };
+  const pool: Past[] = await promptPasts(folder, idp.pool, idp.numPrompts, idp.numVirtualTokens, session);
+  const selector = await IdpSelector.create(folder.config, folder.weights, idp.selLayer, session);
+  try {
+    const scores: number[][] = [];
+    for (const row of rows) scores.push((await selector.scores([row], pool))[0]!);
+    const prefixes = pool.map((p) => ({ keys: p.keys.map((t) => t.data as Float32Array), values: p.values.map((t) => t.data as Float32Array) }));
+    return { prefixes, choices: scores.map(pickPrompt), scores };
+  } finally {
+    await selector.release();
+  }
+}
+
+/** Feeds of an IDP model's batch: each row's past is its chosen prompt's KV. */
+function idpFeeds(batch: number[][], start: number, config: DecoderConfig, m: OpenModel): Record<string, HostTensor> {
+  const { prefixes, choices } = m.idp!;
+  const feeds = batchFeeds(batch, config, { prefix: prefixes[0]! }, m.layout);
+  const dims = [batch.length, config.numKvHeads, m.layout.prefixLength, config.headDim];
+  for (let l = 0; l < config.numLayers; l++) {
+    for (const [kind, name] of [['keys', 'key'], ['values', 'value']] as const) {
+      const one = prefixes[0]![kind][l]!.length;
+      const data = new Float32Array(batch.length * one);
+      batch.forEach((_, b) => data.set(prefixes[choices[start + b]!]![kind][l]!, b * one));
+      feeds[`past_key_values.${l}.${name}`] = float32(dims, data);
+    }
+  }
+  return feeds;
 }
 
 function checkCompatible(base: DecoderConfig, other: DecoderConfig, label: string): void {
@@ -133,17 +179,29 @@ export async function analyzeModels(o: AnalyzeOptions): Promise<AnalysisResult> 
     const targets = mapTargets(o, L, H);
     for (const spec of o.models) {
       const folder = loadModelFolder(spec.dir);
-      const layout = adapterLayout(folder.config, spec.adapter, spec.label);
+      const idp = spec.adapter?.idp;
+      if (idp && (spec.weightOverrides || spec.adapter!.softPrompt || spec.adapter!.prefix)) {
+        folder.weights.close();
+        throw new RecallError('E_INVALID_ARGUMENT', `model '${spec.label}': an IDP adapter is analysed alone (no weight overrides, soft prompt or prefix with it)`, { label: spec.label });
+      }
+      const E = folder.config.wordEmbedProjDim, n = idp?.numVirtualTokens ?? 0;
+      if (idp && idp.pool.length !== idp.numPrompts * n * E) {
+        folder.weights.close();
+        throw new RecallError('E_SHAPE_MISMATCH', `model '${spec.label}': IDP pool has ${idp.pool.length} values, expected ${idp.numPrompts} x ${n} x ${E}`, { label: spec.label });
+      }
+      // IDP: a prefix of n positions (the chosen prompt's KV).
+      const layout = idp ? { promptLength: 0, prefixLength: n } : adapterLayout(folder.config, spec.adapter, spec.label);
       open.push({ spec, folder, layout, acc: new SimilarityAccumulator(N, L, H, !!o.cka), maps: [] });
       checkCompatible(cfg, folder.config, spec.label);
       checkLengths(rows, folder.config, layout, spec.label);
+      if (idp) open.at(-1)!.idp = await idpSelections(folder, idp, rows, o);
     }
     checkLengths(rows, cfg, { promptLength: 0, prefixLength: 0 }, 'the base');
     baseSession = await openAnalysisSession(baseFolder, { softPrompt: false, pastKeyValues: false }, o);
     for (const m of open) {
       const a = m.spec.adapter;
       m.session = await openAnalysisSession(m.folder, {
-        softPrompt: !!a?.softPrompt, pastKeyValues: !!a?.prefix,
+        softPrompt: !!a?.softPrompt, pastKeyValues: !!a?.prefix || !!a?.idp,
         ...(a?.lora ? { lora: a.lora } : {}), ...(m.spec.weightOverrides ? { weightOverrides: m.spec.weightOverrides } : {}),
       }, o);
     }
@@ -156,7 +214,8 @@ export async function analyzeModels(o: AnalyzeOptions): Promise<AnalysisResult> 
       collectMaps(baseOut, batch, start, targets, { promptLength: 0, prefixLength: 0 }, baseMaps);
       for (const m of open) {
         o.signal?.throwIfAborted();
-        const out = await m.session!.run(batchFeeds(batch, m.folder.config, m.spec.adapter, m.layout), fetches);
+        const feeds = m.idp ? idpFeeds(batch, start, m.folder.config, m) : batchFeeds(batch, m.folder.config, m.spec.adapter, m.layout);
+        const out = await m.session!.run(feeds, fetches);
         compareBatch(out, baseOut, batch, start, m);
         collectMaps(out, batch, start, targets, m.layout, m.maps);
       }
@@ -165,7 +224,10 @@ export async function analyzeModels(o: AnalyzeOptions): Promise<AnalysisResult> 
     return {
       base: { dir: o.base, layers: L, heads: H, hiddenSize: cfg.hiddenSize },
       examples: rows,
-      models: open.map((m) => m.acc.summarize(m.spec.label, m.spec.dir, m.layout.promptLength, m.layout.prefixLength, m.maps)),
+      models: open.map((m): ModelAnalysis => ({
+        ...m.acc.summarize(m.spec.label, m.spec.dir, m.layout.promptLength, m.layout.prefixLength, m.maps),
+        ...(m.idp ? { idp: { choices: m.idp.choices, scores: m.idp.scores } } : {}),
+      })),
       baseMaps,
     };
   } finally {

@@ -6,13 +6,16 @@
 //   PREFIX_TUNING   prompt_embeddings [n, layers * 2 * kvHeads * headDim] (projection folded away),
 //                   viewed as [n, layers * 2, kvHeads, headDim] and permuted to
 //                   [layers * 2, kvHeads, n, headDim]; entry 2l is layer l's keys, 2l + 1 its values.
-// IDP prompt pools are not a PEFT format; pick one prompt and pass it as a soft prompt.
+//   IDP (Recall's, not PEFT)  the prompt pool, read by recover/peft-format.ts; analyze.ts runs
+//                   IDP's selection per example and analyses it after the chosen prompt's KV.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecallError } from '../errors.ts';
 import { openSafetensors } from '../models/safetensors.ts';
 import type { DecoderConfig } from '../models/types.ts';
+import { checkAdapterFits } from '../recover/adapter-fit.ts';
+import { readAdapter } from '../recover/peft-format.ts';
 import type { AnalysisAdapter } from './analyze.ts';
 
 interface PeftConfig {
@@ -35,6 +38,12 @@ export function readPeftAdapter(dir: string, config: DecoderConfig): AnalysisAda
     cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as PeftConfig;
   } catch (e) {
     throw new RecallError('E_CONFIG_JSON', `${cfgFile}: ${(e as Error).message}`, { file: cfgFile });
+  }
+  if (cfg.peft_type === 'IDP') {
+    const a = readAdapter(dir);
+    checkAdapterFits(a, config, dir);
+    if (a.method !== 'idp') throw new RecallError('E_CONFIG_FIELD', `${cfgFile}: peft_type IDP but not an IDP adapter`, { file: cfgFile });
+    return { idp: { numVirtualTokens: a.numVirtualTokens, numPrompts: a.numPrompts, selLayer: a.selLayer, pool: a.pool } };
   }
   const weights = openSafetensors(dataFile);
   try {

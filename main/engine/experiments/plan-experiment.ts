@@ -109,10 +109,8 @@ export async function createExperiment(store: Store, dataDir: string, spec: Expe
         const label = v.recovery === 'none' ? v.compression : `${v.compression}+${v.recovery}`;
         const s = evalStep(model, v.run, tasks, spec.eval ?? {}, dataDirs, EVAL_SEED, `eval ${label}`);
         add(s, `${prefix}/${label}/eval`, v.key ? [v.key] : [], { model: model.name, compression: v.compression, recovery: v.recovery, seed });
-        // The analysis module reads LoRA, prompt and prefix adapters; IDP picks a prompt per
-        // input, which it does not model, so IDP variants are evaluated but not analysed.
-        const idp = spec.recoveries.find((r) => r.name === v.recovery)?.method === 'idp';
-        if (spec.analyze !== false && v.run && !idp) {
+        // IDP variants too: the analysis picks a prompt per input as IDP does (analysis/analyze.ts).
+        if (spec.analyze !== false && v.run) {
           const a = spec.analyze ?? {};
           const inputs = a.texts ? { texts: a.texts } : { task: a.task ?? tasks[0]! };
           add(analyzeStep(model, v.run, { ...inputs, limit: a.limit ?? 16, maxTokens: a.maxTokens, cka: a.cka }, dataDirs, `analyze ${label}`), `${prefix}/${label}/analyze`, [v.key!]);

@@ -36,7 +36,7 @@ export function openAdapter(dir: string, o: SessionOptions = {}): AdapterRuntime
 }
 
 /** The KV of each soft prompt (rows of `embeds`, n each), from a transient soft-prompt graph of the base. */
-async function promptPasts(folder: ModelFolder, embeds: Float32Array, count: number, n: number, o: SessionOptions): Promise<Past[]> {
+export async function promptPasts(folder: ModelFolder, embeds: Float32Array, count: number, n: number, o: SessionOptions): Promise<Past[]> {
   const runner = await ModelRunner.create(buildModelGraph(folder.config, folder.weights, { softPrompt: true, pastKeyValues: true, logits: 'last' }), folder.config, o);
   try {
     const size = n * folder.config.wordEmbedProjDim, out: Past[] = [];
