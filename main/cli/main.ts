@@ -34,7 +34,7 @@ commands:
         [--eval-every N] [--checkpoint-every N] [--seed S] [--resume] [--json]
                                        full fine-tuning (AdamW) through ONNX Runtime; resumable
   tune --model DIR --method lora|prompt|prefix|idp --data FILE --out DIR [--steps N | --tokens N]
-       [--lr X] [--seed S] [--resume] [--rank R --alpha A --targets q_proj,v_proj] [--merge]
+       [--lr X] [--seed S] [--resume] [--rank R --alpha A --dropout P --targets q_proj,v_proj] [--merge]
        [--virtual-tokens N --init random|vocab|text:WORDS] [--reparam] [--prompts M --sel-layer L
        --idp-training joint-hard|independent] [train's batch/schedule/checkpoint options] [--json]
                                        train a recovery adapter on a frozen base; PEFT layout
