@@ -1,10 +1,10 @@
 // Bench: seconds to GPTQ-quantize (4-bit, group 128) and SparseGPT-prune (50%) one linear layer
-// from a given Hessian, Recall (main/engine/compress, TypeScript, one thread) vs the PyTorch
-// reference (scripts/oracles/compress_ref.py in float32, as GPTQ runs; Debian torch, same thread
-// count), on the same W and H; printed as ratios "Recall/PyTorch time" (< 1: Recall is faster),
+// from a given Hessian, Recall (main/engine/compress, TypeScript, rows split over T threads) vs the
+// PyTorch reference (scripts/oracles/compress_ref.py in float32, as GPTQ runs; Debian torch, the
+// same T threads), on the same W and H; printed as ratios "Recall/PyTorch time" (< 1: Recall is faster),
 // with each side's peak RSS (each run in its own process).
 // Shapes rows x cols (out x in features): 1024x1024, 4096x4096, 11008x4096 (LLaMA-7B up/gate_proj).
-// Options: --quick (1024x1024 only), --threads T (PyTorch threads, default 1: Recall is single-threaded).
+// Options: --quick (1024x1024 only), --threads T (both sides, default 2).
 // Also runnable directly: node --import tsx bench/compress-layer.ts [--quick].
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,15 +30,15 @@ export const bench: Bench = {
   async run(args) {
     const quick = args.includes('--quick');
     const ti = args.indexOf('--threads');
-    const threads = ti >= 0 ? Number(args[ti + 1]) : 1;
-    console.log(`compress-layer: Recall 1 thread, PyTorch ${threads} thread(s); ratios are Recall/PyTorch time`);
+    const threads = ti >= 0 ? Number(args[ti + 1]) : 2;
+    console.log(`compress-layer: Recall and PyTorch ${threads} thread(s) each; ratios are Recall/PyTorch time`);
     for (const [rows, cols] of quick ? SHAPES.slice(0, 1) : SHAPES) {
       const dir = mkdtempSync(join(tmpdir(), 'recall-compress-bench-'));
       try {
         const gen = spawnSync(PYTHON, [here('./compress_layer.py'), 'gen', dir, `${rows}`, `${cols}`, '1'], { encoding: 'utf8' });
         if (gen.status !== 0) { console.log(`  ${rows}x${cols}: input generation failed: ${gen.stderr.trim().split('\n').pop()}`); continue; }
         for (const method of ['gptq', 'sparsegpt']) {
-          const ours = runJson(process.execPath, ['--import', 'tsx', here('./compress-layer-child.ts'), dir, `${rows}`, `${cols}`, method]);
+          const ours = runJson(process.execPath, ['--import', 'tsx', here('./compress-layer-child.ts'), dir, `${rows}`, `${cols}`, method, `${threads}`]);
           const ref = runJson(PYTHON, [here('./compress_layer.py'), 'run', dir, `${rows}`, `${cols}`, method, `${threads}`]);
           const fmt = (t: Timing | string) => (typeof t === 'string' ? t : `${t.seconds.toFixed(2)} s, peak ${t.peak_mb.toFixed(0)} MB`);
           const ratio = typeof ours !== 'string' && typeof ref !== 'string' ? `Recall/PyTorch time = ${(ours.seconds / ref.seconds).toFixed(2)}` : 'ratio omitted';

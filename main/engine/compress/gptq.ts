@@ -2,12 +2,15 @@
 // a float32 weight [rows, cols] and its float64 Hessian [cols, cols] in, codes and fake-quant out.
 //
 // Rows are independent inside a block, so the column loop runs row by row on a copy of the row's
-// block (it stays in L1), and the lazy update of the remaining columns is one tiled product.
+// block (it stays in L1), and the lazy update of the remaining columns is one tiled product; both
+// are in block-kernels.ts, split over threads by row ranges (solver-pool.ts, bit-identical).
 // Group fits follow GPTQ's gptq.py exactly: the quantizer of a group starting inside a block is fit
 // on W as it stood when the block began (gptq.py fits on W while the loop updates its clone W1).
 import { RecallError } from '../errors.ts';
-import { type SolverOptions, checkSolverInputs, lazyBlockUpdate, prepareLayer, unpermuteColumns } from './hessian-solver.ts';
+import type { BlockJob } from './block-kernels.ts';
+import { type SolverOptions, checkSolverInputs, prepareLayer, unpermuteColumns } from './hessian-solver.ts';
 import { type GroupQuantized, type QuantConfig, checkQuantConfig, fitQuantParams, groupCount, maxCode, quantizeCode } from './quantizer.ts';
+import { allocator, runBlocks, solverThreads } from './solver-pool.ts';
 
 export interface GptqOptions extends QuantConfig, SolverOptions {
   /** AutoGPTQ's static_groups: fit every group on the (dead-zeroed) weight before the loop, by original column. */
@@ -73,7 +76,9 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, h: Flo
   const sym = opts.sym ?? false, mse = opts.mse ?? false;
   const staticGroups = (opts.staticGroups ?? false) && g !== -1;
   const nG = groupCount(cols, g);
-  const scales = new Float32Array(nG * rows), zeros = new Uint8Array(nG * rows);
+  const threads = solverThreads(opts.threads, rows, cols);
+  const alloc = allocator(threads > 1);
+  const scales = alloc.f32(nG * rows), zeros = alloc.u8(nG * rows);
 
   // Whole-row quantizer: gptq.py fits it on W before the dead columns are zeroed.
   if (g === -1) {
@@ -82,7 +87,7 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, h: Flo
       scales[r] = p.scale; zeros[r] = p.zero;
     }
   }
-  const prep = prepareLayer(w, rows, cols, h, percDamp, opts);
+  const prep = prepareLayer(w, rows, cols, h, percDamp, opts, alloc.f64);
   const { w: wp, u, perm } = prep;
   if (staticGroups) {
     // AutoGPTQ static_groups: groups of original columns of the dead-zeroed W, fit before permuting.
@@ -96,50 +101,24 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, h: Flo
     }
   }
 
-  const codesP = new Uint8Array(rows * cols), qP = new Float32Array(rows * cols);
-  const w1 = new Float64Array(blockSize), err = new Float64Array(rows * blockSize);
+  const job: BlockJob = {
+    kind: 'gptq', rows, cols, blockSize, g, maxq, sym, mse, staticGroups, perm, quant: true, nmN: 0, nmM: 0,
+    wp, u, err: alloc.f64(rows * blockSize), scales, zeros, codes: alloc.u8(rows * cols), q: alloc.f32(rows * cols), mask: new Uint8Array(0),
+  };
   let loss = 0;
-  for (let i1 = 0; i1 < cols; i1 += blockSize) {
-    const i2 = Math.min(i1 + blockSize, cols), count = i2 - i1;
-    for (let r = 0; r < rows; r++) {
-      const wr = r * cols;
-      for (let k = 0; k < count; k++) w1[k] = wp[wr + i1 + k]!;
-      let scale = 0, zero = 0;
-      if (g === -1) { scale = scales[r]!; zero = zeros[r]!; }
-      for (let i = 0; i < count; i++) {
-        const col = i1 + i;
-        if (g !== -1) {
-          if (staticGroups) {
-            const gi = Math.floor((perm ? perm[col]! : col) / g) * rows + r;
-            scale = scales[gi]!; zero = zeros[gi]!;
-          } else if (col % g === 0 || i === 0) {
-            const gi = Math.floor(col / g) * rows + r;
-            if (col % g === 0) {
-              const p = fitQuantParams(wp, wr + col, wr + Math.min(cols, col + g), maxq, sym, mse);
-              scales[gi] = p.scale; zeros[gi] = p.zero;
-            }
-            scale = scales[gi]!; zero = zeros[gi]!;
-          }
-        }
-        const x = w1[i]!;
-        const code = quantizeCode(x, scale, zero, maxq);
-        const q = scale * (code - zero);
-        codesP[wr + col] = code; qP[wr + col] = q;
-        const urow = col * cols;
-        const d = u[urow + col]!;
-        const e = (x - q) / d;
-        loss += (e * e) / 2;
-        // W1[:, i:] -= err * U[i, i:] (rank-1 update inside the block).
-        for (let j = i + 1; j < count; j++) w1[j]! -= e * u[urow + i1 + j]!;
-        err[r * count + i] = e;
-      }
-    }
-    if (i2 < cols) lazyBlockUpdate(wp, rows, cols, err, count, u, i1, i2);
-  }
+  // The loss sums (err^2 / 2) block by block, row by row, as the one-thread loop always did.
+  const sumLoss = (i1: number, i2: number) => {
+    const n = rows * (i2 - i1), err = job.err;
+    for (let k = 0; k < n; k++) { const e = err[k]!; loss += (e * e) / 2; }
+  };
+  runBlocks(job, threads, () => {}, sumLoss);
+  const own = <T extends Float32Array | Uint8Array>(a: T): T => (threads > 1 ? (a.slice() as T) : a);
+  // Results on ordinary ArrayBuffers (unpermuteColumns copies anyway).
+  const out = <T extends Float32Array | Uint8Array>(a: T): T => (perm ? unpermuteColumns(a, rows, cols, perm) : own(a));
   return {
     rows, cols, bits: opts.bits, groupSize: g,
-    weight: unpermuteColumns(qP, rows, cols, perm), codes: unpermuteColumns(codesP, rows, cols, perm),
-    scales, zeros, gIdx: groupIndex(cols, g, perm, staticGroups), perm, loss, damp: prep.damp,
+    weight: out(job.q), codes: out(job.codes),
+    scales: own(scales), zeros: own(zeros), gIdx: groupIndex(cols, g, perm, staticGroups), perm, loss, damp: prep.damp,
     deadColumns: prep.dead.reduce((s, v) => s + v, 0),
   };
 }

@@ -16,6 +16,11 @@ export interface SolverOptions {
   actOrder?: boolean;
   /** Names the layer in error messages. */
   name?: string;
+  /**
+   * Threads for the column loop and lazy update (this one plus threads - 1 workers; default
+   * min(2, cores)). Layers under PARALLEL_MIN_WORK weights stay on one thread. Same result either way.
+   */
+  threads?: number;
 }
 
 export interface PreparedLayer {
@@ -56,7 +61,7 @@ export function checkSolverInputs(w: Float32Array, rows: number, cols: number, h
  * unspecified); H += percDamp * mean(diag(H)) I; U = upper Cholesky factor of inverse(H).
  * The inputs are not modified.
  */
-export function prepareLayer(w: Float32Array, rows: number, cols: number, hIn: Float64Array, percDamp: number, o: SolverOptions): PreparedLayer {
+export function prepareLayer(w: Float32Array, rows: number, cols: number, hIn: Float64Array, percDamp: number, o: SolverOptions, alloc: (n: number) => Float64Array = (n) => new Float64Array(n)): PreparedLayer {
   const dead = new Uint8Array(cols);
   const diag = new Float64Array(cols);
   for (let c = 0; c < cols; c++) {
@@ -75,7 +80,7 @@ export function prepareLayer(w: Float32Array, rows: number, cols: number, hIn: F
     for (let j = 0; j < cols; j++) h[i * cols + j] = hIn[src + at(j)]!;
     h[i * cols + i] = diag[at(i)]!;
   }
-  const wp = new Float64Array(rows * cols);
+  const wp = alloc(rows * cols);
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < cols; i++) {
       const c = at(i);
@@ -83,20 +88,21 @@ export function prepareLayer(w: Float32Array, rows: number, cols: number, hIn: F
     }
   }
   const damp = dampDiagonal(h, cols, percDamp);
-  const u = upperCholeskyOfInverse(h, cols, `${o.name ?? 'layer'}: Hessian (damp ${damp})`);
+  const u = upperCholeskyOfInverse(h, cols, `${o.name ?? 'layer'}: Hessian (damp ${damp})`, alloc);
   return { w: wp, u, perm, dead, damp };
 }
 
 /**
  * W[:, i2:] -= Err1 @ U[i1:i2, i2:] (METHODS 1.3, lazy batch update). err is [rows, count]
  * row-major. Tiled over output columns so a row's tile stays in L1 while the U tile
- * (count x TILE) stays in L2; four error terms are folded per pass over the tile.
+ * (count x TILE) stays in L2; four error terms are folded per pass over the tile. Only rows
+ * [r0, r1) are updated (each row's arithmetic does not depend on the range: threads split rows).
  */
-export function lazyBlockUpdate(w: Float64Array, rows: number, cols: number, err: Float64Array, count: number, u: Float64Array, i1: number, i2: number): void {
+export function lazyBlockUpdate(w: Float64Array, rows: number, cols: number, err: Float64Array, count: number, u: Float64Array, i1: number, i2: number, r0 = 0, r1 = rows): void {
   const TILE = 256;
   for (let j0 = i2; j0 < cols; j0 += TILE) {
     const j1 = Math.min(j0 + TILE, cols);
-    for (let r = 0; r < rows; r++) {
+    for (let r = r0; r < r1; r++) {
       const wr = r * cols, er = r * count;
       let k = 0;
       for (; k + 3 < count; k += 4) {

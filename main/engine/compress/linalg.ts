@@ -107,8 +107,8 @@ export function inverseSpd(a: Float64Array, n: number, what = 'matrix'): Float64
  * U = R^-1 = P L'^-1 P. (The Cholesky factor with positive diagonal is unique, so this is the
  * same U up to rounding; test/compress/linalg.test.ts checks it against the three-step route.)
  */
-export function upperCholeskyOfInverse(a: Float64Array, n: number, what = 'matrix'): Float64Array {
-  const rev = new Float64Array(n * n);
+export function upperCholeskyOfInverse(a: Float64Array, n: number, what = 'matrix', alloc: (n: number) => Float64Array = (k) => new Float64Array(k)): Float64Array {
+  const rev = alloc(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) rev[i * n + j] = a[(n - 1 - i) * n + (n - 1 - j)]!;
   const t = invertLowerTransposed(cholesky(rev, n, what), n);
   // U[i, j] = M[n-1-i, n-1-j] = T[n-1-j, n-1-i]; reuse rev as the output.

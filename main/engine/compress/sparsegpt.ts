@@ -6,9 +6,11 @@
 // floor(numel * s) entries per block (sparsegpt.py prunes every entry <= the value at that rank,
 // i.e. one more, plus ties); ties are broken by lower (row, column) index.
 import { RecallError } from '../errors.ts';
-import { type SolverOptions, checkSolverInputs, lazyBlockUpdate, prepareLayer } from './hessian-solver.ts';
-import { type GroupQuantized, type QuantConfig, checkQuantConfig, fitQuantParams, groupCount, maxCode, quantizeCode } from './quantizer.ts';
+import type { BlockJob } from './block-kernels.ts';
+import { type SolverOptions, checkSolverInputs, prepareLayer } from './hessian-solver.ts';
+import { type GroupQuantized, type QuantConfig, checkQuantConfig, fitQuantParams, groupCount, maxCode } from './quantizer.ts';
 import { markSmallest } from './select.ts';
+import { allocator, runBlocks, solverThreads } from './solver-pool.ts';
 
 export interface SparseGptOptions extends Omit<SolverOptions, 'actOrder'> {
   /** Unstructured sparsity in [0, 1): fraction of each rows x block pruned. */
@@ -66,7 +68,9 @@ export function pruneSparseGpt(w: Float32Array, rows: number, cols: number, h: F
   const maxq = qc ? maxCode(qc.bits) : 0;
   const sym = qc?.sym ?? false, mse = qc?.mse ?? false;
   const nG = groupCount(cols, g);
-  const scales = new Float32Array(nG * rows), zeros = new Uint8Array(nG * rows);
+  const threads = solverThreads(opts.threads, rows, cols);
+  const alloc = allocator(threads > 1);
+  const scales = alloc.f32(nG * rows), zeros = alloc.u8(nG * rows);
   if (qc && g === -1) {
     // As sparsegpt.py / gptq.py: the whole-row quantizer is fit on W before dead columns are zeroed.
     for (let r = 0; r < rows; r++) {
@@ -74,70 +78,43 @@ export function pruneSparseGpt(w: Float32Array, rows: number, cols: number, h: F
       scales[r] = p.scale; zeros[r] = p.zero;
     }
   }
-  const prep = prepareLayer(w, rows, cols, h, percDamp, { ...opts, actOrder: false });
+  const prep = prepareLayer(w, rows, cols, h, percDamp, { ...opts, actOrder: false }, alloc.f64);
   const { w: wp, u } = prep;
-  const out = new Float32Array(rows * cols), mask = new Uint8Array(rows * cols), codes = new Uint8Array(qc ? rows * cols : 0);
-  const w1 = new Float64Array(blockSize), err = new Float64Array(rows * blockSize);
-  const keys = new Float64Array(rows * blockSize), nmKeys = new Float64Array(pattern.kind === 'nm' ? pattern.m : 0);
-  let loss = 0, pruned = 0;
-  for (let i1 = 0; i1 < cols; i1 += blockSize) {
-    const i2 = Math.min(i1 + blockSize, cols), count = i2 - i1;
-    if (pattern.kind === 'unstructured') {
-      // Saliency W1^2 / diag(U1)^2 on the block as it stands now, pooled over rows x block.
-      const blockKeys = keys.subarray(0, rows * count);
-      for (let r = 0; r < rows; r++) {
-        for (let k = 0; k < count; k++) {
-          const x = wp[r * cols + i1 + k]!, d = u[(i1 + k) * cols + i1 + k]!;
-          blockKeys[r * count + k] = (x * x) / (d * d);
-        }
-      }
-      pruned += markSmallest(blockKeys, Math.floor(rows * count * pattern.s), (f) => { mask[Math.floor(f / count) * cols + i1 + (f % count)] = 1; });
-    }
+  const job: BlockJob = {
+    kind: 'sparsegpt', rows, cols, blockSize, g, maxq, sym, mse, staticGroups: false, perm: null, quant: !!qc,
+    nmN: pattern.kind === 'nm' ? pattern.n : 0, nmM: pattern.kind === 'nm' ? pattern.m : 0,
+    wp, u, err: alloc.f64(rows * blockSize), scales, zeros, codes: alloc.u8(qc ? rows * cols : 0), q: alloc.f32(rows * cols), mask: alloc.u8(rows * cols),
+  };
+  const mask = job.mask;
+  const keys = pattern.kind === 'unstructured' ? new Float64Array(rows * blockSize) : null;
+  const markBlock = (i1: number, i2: number) => {
+    if (pattern.kind !== 'unstructured') return;
+    // Saliency W1^2 / diag(U1)^2 on the block as it stands now, pooled over rows x block.
+    const count = i2 - i1, blockKeys = keys!.subarray(0, rows * count);
     for (let r = 0; r < rows; r++) {
-      const wr = r * cols;
-      for (let k = 0; k < count; k++) w1[k] = wp[wr + i1 + k]!;
-      let scale = scales[r]!, zero = zeros[r]!;
-      for (let i = 0; i < count; i++) {
-        const col = i1 + i;
-        const urow = col * cols;
-        if (pattern.kind === 'nm' && i % pattern.m === 0) {
-          // Per row, prune the n of columns i..i+m-1 with the smallest saliency (current W1).
-          for (let t = 0; t < pattern.m; t++) {
-            const x = w1[i + t]!, d = u[(col + t) * cols + col + t]!;
-            nmKeys[t] = (x * x) / (d * d);
-          }
-          pruned += markSmallest(nmKeys, pattern.n, (t) => { mask[wr + col + t] = 1; });
-        }
-        if (qc && g !== -1 && (col % g === 0 || i === 0)) {
-          const gi = Math.floor(col / g) * rows + r;
-          if (col % g === 0) {
-            const p = fitQuantParams(wp, wr + col, wr + Math.min(cols, col + g), maxq, sym, mse);
-            scales[gi] = p.scale; zeros[gi] = p.zero;
-          }
-          scale = scales[gi]!; zero = zeros[gi]!;
-        }
-        const x = w1[i]!;
-        let q = mask[wr + col] ? 0 : x;
-        if (qc) {
-          const code = quantizeCode(q, scale, zero, maxq);
-          codes[wr + col] = code;
-          q = scale * (code - zero);
-        }
-        out[wr + col] = q;
-        const d = u[urow + col]!;
-        const e = (x - q) / d;
-        loss += (e * e) / 2;
-        for (let j = i + 1; j < count; j++) w1[j]! -= e * u[urow + i1 + j]!;
-        err[r * count + i] = e;
+      for (let k = 0; k < count; k++) {
+        const x = wp[r * cols + i1 + k]!, d = u[(i1 + k) * cols + i1 + k]!;
+        blockKeys[r * count + k] = (x * x) / (d * d);
       }
     }
-    if (i2 < cols) lazyBlockUpdate(wp, rows, cols, err, count, u, i1, i2);
-  }
+    markSmallest(blockKeys, Math.floor(rows * count * pattern.s), (f) => { mask[Math.floor(f / count) * cols + i1 + (f % count)] = 1; });
+  };
+  let loss = 0;
+  // The loss sums (err^2 / 2) block by block, row by row, as the one-thread loop always did.
+  const sumLoss = (i1: number, i2: number) => {
+    const n = rows * (i2 - i1), err = job.err;
+    for (let k = 0; k < n; k++) { const e = err[k]!; loss += (e * e) / 2; }
+  };
+  runBlocks(job, threads, markBlock, sumLoss);
+  let pruned = 0;
+  for (let k = 0; k < mask.length; k++) pruned += mask[k]!;
+  const own = <T extends Float32Array | Uint8Array>(a: T): T => (threads > 1 ? (a.slice() as T) : a);
+  const out = own(job.q), codes = own(job.codes);
   const gIdx = new Int32Array(cols);
   if (g !== -1) for (let c = 0; c < cols; c++) gIdx[c] = Math.floor(c / g);
   return {
-    rows, cols, weight: out, mask, sparsity: pruned / (rows * cols), loss, damp: prep.damp,
+    rows, cols, weight: out, mask: own(mask), sparsity: pruned / (rows * cols), loss, damp: prep.damp,
     deadColumns: prep.dead.reduce((s, v) => s + v, 0),
-    quant: qc ? { rows, cols, bits: qc.bits, groupSize: g, weight: out, codes, scales, zeros, gIdx } : null,
+    quant: qc ? { rows, cols, bits: qc.bits, groupSize: g, weight: out, codes, scales: own(scales), zeros: own(zeros), gIdx } : null,
   };
 }
