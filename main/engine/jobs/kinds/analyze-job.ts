@@ -6,7 +6,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { analyzeModels, type AnalysisAdapter } from '../../analysis/analyze.ts';
+import { analyzeModels, type AnalysisAdapter, type ModelAnalysis } from '../../analysis/analyze.ts';
 import { readTaskContexts } from '../../analysis/inputs.ts';
 import { readPeftAdapter } from '../../analysis/peft-adapter.ts';
 import { similarityArrays } from '../../analysis/result.ts';
@@ -47,11 +47,13 @@ export const analyzeJob: JobKindRunner = {
     }).catch((e: unknown) => { if (ctx.signal.aborted) return null; throw e; });
     if (result === null) return 'cancelled';
     for (const { kind, array } of similarityArrays(result)) store.similarity.put(run.id, kind, array.data, array.shape);
-    const m = result.models[0]!;
+    const m: ModelAnalysis = result.models[0]!;
+    // IDP: which prompt each example chose (METHODS 2: recorded so a user sees which prompt serves which questions).
+    if (m.idp) store.similarity.put(run.id, 'idp/choices', Int32Array.from(m.idp.choices), [m.idp.choices.length]);
     const perLayer = (name: string, means: ArrayLike<number>) => Array.from(means, (value, l) => ({ task: 'analysis', metric: `${name}/layer.${l}`, value, n: texts.length }));
     store.metrics.upsert(run.id, [...perLayer('attention-cos', m.attention.mean), ...perLayer('activation-cos', m.activation.mean), ...(m.cka ? perLayer('cka', m.cka.mean) : [])].filter((x) => Number.isFinite(x.value)));
     mkdirSync(join(ctx.dir, 'analysis'), { recursive: true });
-    writeFileSync(join(ctx.dir, 'analysis', 'summary.json'), `${JSON.stringify({ base: result.base, examples: texts.length, attention: m.attention, activation: m.activation, cka: m.cka ?? null }, null, 1)}\n`);
+    writeFileSync(join(ctx.dir, 'analysis', 'summary.json'), `${JSON.stringify({ base: result.base, examples: texts.length, attention: m.attention, activation: m.activation, cka: m.cka ?? null, idp: m.idp ?? null }, null, 1)}\n`);
     store.runs.addTimings(run.id, { analyze: performance.now() - t0 });
     await recordArtifacts(store, ctx.dataDir, run.id, 'analysis', 'analysis');
     ctx.log(`mean attention similarity per layer: ${Array.from(m.attention.mean, (x) => x.toFixed(3)).join(' ')}`);
