@@ -1,12 +1,18 @@
 // The remote backend from the app's API: the remote backend setting (validated, no password kept),
 // experiments.run sending the steps to a `recall worker` process through a real redis-server on
 // loopback, the steps listed by jobs.list (remote: true, the worker's name) with jobs.progress /
-// jobs.done events arriving, and the results landing in the app's store.
+// jobs.done events arriving, and the results landing in the app's store. Then the built renderer,
+// over the bridge in Chromium: the Jobs view shows the steps with their "remote · worker" badge
+// (screenshot in test-results/app-remote-jobs.png), and Settings shows the remote backend.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { VIEWPORT, watchPage } from '../../e2e/workbench-flow.ts';
+import { startBridge } from '../../main/bridge/server.ts';
 import type { ExperimentSpecInput, JobDoneEvent, JobInfo, JobProgressEvent } from '../../main/contract/index.ts';
 import { createApi } from '../../main/engine/api.ts';
 import { databasePath, openStore } from '../../main/engine/store/index.ts';
@@ -14,6 +20,9 @@ import { call, nextEvent } from '../jobs/job-fixtures.ts';
 import { DEMO_MODEL } from './coordinator-harness.ts';
 import { startRedis } from './redis-harness.ts';
 import { startWorkers } from './worker-harness.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const CHROMIUM = '/usr/bin/chromium';
 
 const SPEC: ExperimentSpecInput = {
   name: 'app-remote', models: [DEMO_MODEL], calibration: { nsamples: 8, seqlen: 32 },
@@ -95,4 +104,27 @@ test('the app runs an experiment on a recall worker: jobs.list shows the remote 
   } finally {
     store.close();
   }
+
+  // The same jobs in the app: the Jobs view over the bridge, in Chromium.
+  assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM} (apt-get install chromium)`);
+  const build = spawnSync(process.execPath, ['scripts/build.mjs', 'renderer'], { cwd: root, encoding: 'utf8' });
+  assert.equal(build.status, 0, `renderer build failed:\n${build.stdout}\n${build.stderr}`);
+  const bridge = await startBridge({ api, staticDir: join(root, 'dist/renderer') });
+  t.after(() => bridge.close());
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: VIEWPORT, colorScheme: 'light' });
+  const problems = watchPage(page);
+  await page.goto(`${bridge.url}#/jobs`);
+  const badges = page.locator('[data-testid^="remote-"]');
+  await badges.first().waitFor({ timeout: 15_000 });
+  assert.equal(await badges.count(), remote.length, 'one remote badge per remote step');
+  assert.equal((await badges.first().textContent())?.trim(), `remote · ${worker!.name}`);
+  await page.screenshot({ path: join(root, 'test-results', 'app-remote-jobs.png'), fullPage: true });
+  await page.goto(`${bridge.url}#/settings`);
+  const urlField = page.getByTestId('field-redis-url');
+  await urlField.waitFor({ timeout: 15_000 });
+  await page.waitForFunction((want) => (document.querySelector('[data-testid="field-redis-url"]') as HTMLInputElement | null)?.value === want, redis.url, { timeout: 15_000 });
+  assert.equal(await page.getByTestId('field-artifacts-dir').inputValue(), artifacts);
+  assert.deepEqual(problems, []);
 });

@@ -109,7 +109,8 @@ export function jobFromApi(j: JobInfo, runName: string | undefined, log: string[
     label: runName ?? `${j.kind} run ${j.runId}`,
     kind: j.kind,
     status,
-    stage: j.progress?.stage ?? (status === 'queued' ? 'waiting' : status),
+    // A remote step's stage ends with '@worker'; the badge names the worker already.
+    stage: (j.remote && j.worker && j.progress ? j.progress.stage.replace(` @${j.worker}`, '') : j.progress?.stage) ?? (status === 'queued' ? 'waiting' : status),
     fraction: status === 'done' ? 1 : (j.progress?.fraction ?? 0),
     etaSeconds: j.progress?.etaSeconds ?? null,
     startedAt: new Date(j.startedAt ?? j.queuedAt).toISOString(),
