@@ -21,6 +21,10 @@ const BENCHES: Record<string, { description: string; load: () => Promise<Bench> 
     description: 'one linear layer: GPTQ 4-bit g128 and SparseGPT 50%, Recall vs PyTorch (-- --quick: 1024x1024 only)',
     load: async () => (await import('./compress-layer.ts')).bench,
   },
+  'compress-model': {
+    description: 'whole-model GPTQ 4-bit g128 from the CLI (random ~29M LLaMA; -- --size 80m): peak RSS above baseline / weight bytes, seconds',
+    load: async () => (await import('./compress-model.ts')).bench,
+  },
   'train-step': {
     description: 'one training step (forward + backward + AdamW) vs PyTorch: step time, tokens/s, peak RSS, first-step loss',
     load: async () => (await import('./train-step.ts')).bench,
