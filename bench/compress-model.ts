@@ -13,32 +13,21 @@
 // Options: --size 29m|80m, --nsamples N (default 32), --seqlen T (default 128), --threads T (ORT).
 // Also runnable directly: node --import tsx bench/compress-model.ts [options].
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSafetensors } from '../main/engine/models/safetensors-write.ts';
-import { randomFloats } from '../test/helpers/compare.ts';
-import { fixtureDir } from '../test/helpers/model-fixtures.ts';
 import type { Bench } from './run.ts';
+import { procStatus, stringOption } from './proc-memory.ts';
+import { SIZES, writeRandomModel } from './random-llama.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const CALIB = join(ROOT, 'test/fixtures/train/tiny-corpus.txt');
 
-export const SIZES = {
-  '29m': { vocab: 8000, hidden: 512, intermediate: 1536, layers: 8, heads: 8, kvHeads: 4 },
-  '80m': { vocab: 8000, hidden: 768, intermediate: 2048, layers: 12, heads: 12, kvHeads: 4 },
-};
-type Size = (typeof SIZES)['29m'];
+
 
 interface ChildResult { baselineRss: number; peakRss: number; seconds: number; exitCode: number }
-
-function procStatus(field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
-  if (!m) throw new Error(`/proc/self/status has no ${field}`);
-  return Number(m[1]) * 1024;
-}
 
 async function child(argv: string[]): Promise<ChildResult> {
   await import('../main/engine/runtime/ort.ts');
@@ -49,49 +38,16 @@ async function child(argv: string[]): Promise<ChildResult> {
   return { baselineRss, peakRss: procStatus('VmHWM'), seconds: (performance.now() - t0) / 1000, exitCode };
 }
 
-/** A random-weight LLaMA folder (float32, tied embeddings) with the tiny fixture's tokenizer; returns its weight bytes. */
-export function writeRandomModel(dir: string, s: Size): number {
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: s.hidden, intermediate_size: s.intermediate,
-    num_attention_heads: s.heads, num_hidden_layers: s.layers, num_key_value_heads: s.kvHeads, rms_norm_eps: 1e-6, rope_theta: 10000,
-    rope_scaling: null, max_position_embeddings: 512, tie_word_embeddings: true, vocab_size: s.vocab, bos_token_id: 1, eos_token_id: 2, torch_dtype: 'float32',
-  }));
-  copyFileSync(join(fixtureDir('tiny-llama'), 'tokenizer.json'), join(dir, 'tokenizer.json'));
-  const H = s.hidden, kv = (s.kvHeads * H) / s.heads, I = s.intermediate;
-  let seed = 1, bytes = 0;
-  const t = (name: string, shape: number[], scale: number, offset = 0) => {
-    const n = shape.reduce((a, b) => a * b, 1), sd = seed++;
-    bytes += 4 * n;
-    return { name, dtype: 'float32' as const, shape, data: () => randomFloats(n, sd, scale).map((v) => v + offset) };
-  };
-  const tensors = [t('model.embed_tokens.weight', [s.vocab, H], 1)];
-  for (let i = 0; i < s.layers; i++) {
-    const p = `model.layers.${i}`, r = 1 / Math.sqrt(H);
-    tensors.push(t(`${p}.self_attn.q_proj.weight`, [H, H], r), t(`${p}.self_attn.k_proj.weight`, [kv, H], r),
-      t(`${p}.self_attn.v_proj.weight`, [kv, H], r), t(`${p}.self_attn.o_proj.weight`, [H, H], r),
-      t(`${p}.mlp.gate_proj.weight`, [I, H], r), t(`${p}.mlp.up_proj.weight`, [I, H], r), t(`${p}.mlp.down_proj.weight`, [H, I], 1 / Math.sqrt(I)),
-      t(`${p}.input_layernorm.weight`, [H], 0.1, 1), t(`${p}.post_attention_layernorm.weight`, [H], 0.1, 1));
-  }
-  tensors.push(t('model.norm.weight', [H], 0.1, 1));
-  writeSafetensors(join(dir, 'model.safetensors'), tensors);
-  return bytes;
-}
-
-function option(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i < 0 ? fallback : args[i + 1]!;
-}
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
 export const bench: Bench = {
   description: 'whole-model GPTQ 4-bit g128 from the CLI (random ~29M/80M LLaMA): peak RSS above baseline / weight bytes, seconds',
   async run(args) {
-    const sizeName = option(args, 'size', '29m');
+    const sizeName = stringOption(args, 'size', '29m');
     const size = SIZES[sizeName as keyof typeof SIZES];
     if (!size) throw new Error(`--size must be one of ${Object.keys(SIZES).join(', ')}`);
-    const nsamples = option(args, 'nsamples', '32'), seqlen = option(args, 'seqlen', '128'), threads = option(args, 'threads', '2');
+    const nsamples = stringOption(args, 'nsamples', '32'), seqlen = stringOption(args, 'seqlen', '128'), threads = stringOption(args, 'threads', '2');
     const tmp = mkdtempSync(join(tmpdir(), 'recall-bench-compress-model-'));
     try {
       const dense = join(tmp, 'dense');

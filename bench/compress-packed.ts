@@ -12,19 +12,18 @@
 // Greedy tokens of the two paths are compared. Options: --threads T (default all cores), --runs N
 // (default 5), --models demo,29m, --bits 4,3,2.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compressModel } from '../main/engine/compress/compress-model.ts';
 import { loadPackedModel, packedBytes, packedLinearWeights } from '../main/engine/compress/packed-graph.ts';
 import { LanguageModel } from '../main/engine/models/language-model.ts';
-import { writeSafetensors } from '../main/engine/models/safetensors-write.ts';
 import { readSafetensorsHeader } from '../main/engine/models/safetensors.ts';
 import { float32 } from '../main/engine/runtime/tensors.ts';
-import { randomFloats } from '../test/helpers/compare.ts';
-import { fixtureDir } from '../test/helpers/model-fixtures.ts';
 import type { Bench } from './run.ts';
+import { procStatus, stringOption } from './proc-memory.ts';
+import { SIZES, writeRandomModel } from './random-llama.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -33,12 +32,6 @@ const BATCH = 4, SEQ = 128, PROMPT = 16, NEW = 32;
 
 interface ChildArgs { dir: string; packed: boolean; threads: number; runs: number }
 interface ChildResult { baselineRss: number; peakRss: number; loadMs: number; scoreTokS: number; genTokS: number; greedy: number[] }
-
-function procStatus(field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
-  if (!m) throw new Error(`/proc/self/status has no ${field}`);
-  return Number(m[1]) * 1024;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
@@ -73,55 +66,22 @@ function runChild(a: ChildArgs): ChildResult {
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ChildResult;
 }
 
-/** A random-weight LLaMA folder (float32, tied embeddings) with the tiny fixture's tokenizer. */
-function writeRandomModel(dir: string): void {
-  const s = { vocab: 8000, hidden: 512, intermediate: 1536, layers: 8, heads: 8, kvHeads: 4 };
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: s.hidden, intermediate_size: s.intermediate,
-    num_attention_heads: s.heads, num_hidden_layers: s.layers, num_key_value_heads: s.kvHeads, rms_norm_eps: 1e-6, rope_theta: 10000,
-    rope_scaling: null, max_position_embeddings: 512, tie_word_embeddings: true, vocab_size: s.vocab, bos_token_id: 1, eos_token_id: 2, torch_dtype: 'float32',
-  }));
-  copyFileSync(join(fixtureDir('tiny-llama'), 'tokenizer.json'), join(dir, 'tokenizer.json'));
-  const H = s.hidden, kv = (s.kvHeads * H) / s.heads, I = s.intermediate;
-  let seed = 1;
-  const t = (name: string, shape: number[], scale: number, offset = 0) => {
-    const n = shape.reduce((a, b) => a * b, 1), sd = seed++;
-    return { name, dtype: 'float32' as const, shape, data: () => randomFloats(n, sd, scale).map((v) => v + offset) };
-  };
-  const tensors = [t('model.embed_tokens.weight', [s.vocab, H], 1)];
-  for (let i = 0; i < s.layers; i++) {
-    const p = `model.layers.${i}`, r = 1 / Math.sqrt(H);
-    tensors.push(t(`${p}.self_attn.q_proj.weight`, [H, H], r), t(`${p}.self_attn.k_proj.weight`, [kv, H], r),
-      t(`${p}.self_attn.v_proj.weight`, [kv, H], r), t(`${p}.self_attn.o_proj.weight`, [H, H], r),
-      t(`${p}.mlp.gate_proj.weight`, [I, H], r), t(`${p}.mlp.up_proj.weight`, [I, H], r), t(`${p}.mlp.down_proj.weight`, [H, I], 1 / Math.sqrt(I)),
-      t(`${p}.input_layernorm.weight`, [H], 0.1, 1), t(`${p}.post_attention_layernorm.weight`, [H], 0.1, 1));
-  }
-  tensors.push(t('model.norm.weight', [H], 0.1, 1));
-  writeSafetensors(join(dir, 'model.safetensors'), tensors);
-}
-
-function option(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i < 0 ? fallback : args[i + 1]!;
-}
-
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
 export const bench: Bench = {
   description: 'packed MatMulNBits vs fake-quant float32 execution (demo model, ~29M random model; RTN 4/3/2-bit g128): weight bytes, peak RSS, scoring and greedy tokens/s',
   async run(args) {
-    const threads = Number(option(args, 'threads', String(availableParallelism())));
-    const runs = Number(option(args, 'runs', '5'));
-    const models = option(args, 'models', 'demo,29m').split(',');
-    const bitsList = option(args, 'bits', '4,3,2').split(',').map(Number);
+    const threads = Number(stringOption(args, 'threads', String(availableParallelism())));
+    const runs = Number(stringOption(args, 'runs', '5'));
+    const models = stringOption(args, 'models', 'demo,29m').split(',');
+    const bitsList = stringOption(args, 'bits', '4,3,2').split(',').map(Number);
     const tmp = mkdtempSync(join(tmpdir(), 'recall-bench-packed-'));
     try {
       console.log(`threads ${threads}, runs ${runs}; scoring ${BATCH} x ${SEQ}, greedy ${PROMPT} + ${NEW} tokens; ratios are packed / fake-quant\n`);
       console.log('model  bits  linear bytes fq -> packed (ratio)  graph weights ratio  peak RSS fq / packed (ratio)  scoring tok/s fq / packed (ratio)  greedy tok/s fq / packed (ratio)  same greedy');
       for (const name of models) {
         let dense = join(ROOT, 'native-models/demo-model');
-        if (name === '29m') { dense = join(tmp, 'random-29m'); writeRandomModel(dense); }
+        if (name === '29m') { dense = join(tmp, 'random-29m'); writeRandomModel(dense, SIZES['29m']); }
         else if (name !== 'demo' || !existsSync(join(dense, 'model.safetensors'))) throw new Error(`unknown or missing model '${name}' (demo, 29m)`);
         for (const bits of bitsList) {
           const out = join(tmp, `${name}-${bits}`);

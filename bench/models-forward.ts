@@ -23,6 +23,7 @@ import { float32 } from '../main/engine/runtime/tensors.ts';
 import { randomFloats } from '../test/helpers/compare.ts';
 import { fixtureDir } from '../test/helpers/model-fixtures.ts';
 import type { Bench } from './run.ts';
+import { numberOption } from './proc-memory.ts';
 
 const PYTHON = '/usr/bin/python3'; // Debian's interpreter has torch; the one on PATH may not.
 const WARMUP = 2;
@@ -34,14 +35,6 @@ const SIZES: Record<string, Size> = {
   M: { vocab: 16000, hidden: 512, intermediate: 1376, layers: 6, heads: 8, kvHeads: 4 },
   L: { vocab: 32000, hidden: 768, intermediate: 2048, layers: 12, heads: 12, kvHeads: 4 },
 };
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number, got '${args[i + 1]}'`);
-  return v;
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -128,9 +121,9 @@ function rssRatio(dir: string, cacheDir: string, external: boolean, threads: num
 export const bench: Bench = {
   description: 'whole models: scoring and greedy generation tokens/s vs PyTorch; build+session peak RSS',
   async run(args) {
-    const threads = option(args, 'threads', availableParallelism());
-    const runs = option(args, 'runs', 5);
-    const newTokens = option(args, 'new-tokens', 32);
+    const threads = numberOption(args, 'threads', availableParallelism());
+    const runs = numberOption(args, 'runs', 5);
+    const newTokens = numberOption(args, 'new-tokens', 32);
     const si = args.indexOf('--sizes');
     const names = si >= 0 ? args[si + 1]!.split(',') : Object.keys(SIZES);
     const root = mkdtempSync(join(tmpdir(), 'recall-bench-models-'));

@@ -11,17 +11,10 @@ import { float32 } from '../main/engine/runtime/tensors.ts';
 import { randomFloats } from '../test/helpers/compare.ts';
 import { type BlockConfig, buildDecoderBlockModel, randomBlockWeights } from '../test/helpers/decoder-block.ts';
 import type { Bench } from './run.ts';
+import { numberOption } from './proc-memory.ts';
 
 const PYTHON = '/usr/bin/python3'; // Debian's interpreter has torch; the one on PATH may not.
 const WARMUP = 3;
-
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number, got '${args[i + 1]}'`);
-  return v;
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -61,11 +54,11 @@ function timeTorch(c: BlockConfig, threads: number, runs: number): { forwardMs: 
 export const bench: Bench = {
   description: 'decoder block: ORT vs PyTorch',
   async run(args) {
-    const threads = option(args, 'threads', availableParallelism());
-    const runs = option(args, 'runs', 20);
+    const threads = numberOption(args, 'threads', availableParallelism());
+    const runs = numberOption(args, 'runs', 20);
     const base = {
-      batch: option(args, 'batch', 4), seq: option(args, 'seq', 128), hidden: option(args, 'hidden', 512),
-      heads: option(args, 'heads', 8), intermediate: option(args, 'intermediate', 1408), eps: 1e-6,
+      batch: numberOption(args, 'batch', 4), seq: numberOption(args, 'seq', 128), hidden: numberOption(args, 'hidden', 512),
+      heads: numberOption(args, 'heads', 8), intermediate: numberOption(args, 'intermediate', 1408), eps: 1e-6,
     };
     console.log(`ort-block: batch ${base.batch}, seq ${base.seq}, hidden ${base.hidden}, heads ${base.heads}, intermediate ${base.intermediate}; ` +
       `${threads} threads; median of ${runs} warm runs after ${WARMUP} warm-up`);

@@ -3,27 +3,15 @@
 // and artifacts (base64 up to a size limit; larger ones are listed with their sha256 only).
 // Another Recall imports it losslessly (runs.import).
 
+import type { RunSummary } from '../../contract/runs.ts';
+
 export const BUNDLE_FORMAT = 'recall-bundle/1';
 
 export interface BundleModel { fingerprint: string; name: string; architecture: string; sourcePath: string; info: Record<string, unknown> }
 
-export interface BundleRun {
-  id: number;
-  kind: 'compress' | 'tune' | 'eval' | 'analyze' | 'experiment';
-  name: string;
-  status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** A run as the API describes it (lineage included), with its model named by fingerprint. */
+export interface BundleRun extends Omit<RunSummary, 'modelId'> {
   model: string | null;
-  config: unknown;
-  fingerprint: string;
-  seed: number | null;
-  versions: { recall: string; ort?: string; executionProvider?: string; epVersion?: string };
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  timings: Record<string, number>;
-  error: string | null;
-  resumable: boolean;
-  parents: { id: number; role: string }[];
   metrics: { task: string; metric: string; value: number; stderr: number | null; n: number | null }[];
   records: { task: string; item: number; payload: unknown }[];
   compressionLog: { layer: number; module: string; rows: number; cols: number; bits: number | null; sparsity: number | null; damp: number | null; loss: number | null; relError: number | null; seconds: number | null }[];
