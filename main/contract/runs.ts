@@ -106,8 +106,11 @@ export interface ModelInspectionInfo {
   dir: string;
   modelType: string;
   family: string;
+  /** config.json architectures[0], e.g. LlamaForCausalLM. */
   architecture: string;
+  /** Parameters stored in the weight files (a tied lm_head is stored once). */
   parameters: number;
+  /** Stored dtype of the weights, or 'mixed'. */
   dtype: string;
   layers: number;
   hiddenSize: number;
@@ -117,6 +120,7 @@ export interface ModelInspectionInfo {
   vocabSize: number;
   maxPositions: number;
   tiedEmbeddings: boolean;
+  /** Bytes to hold the weights as float32 / float16. */
   memory: { float32: number; float16: number };
   weightFiles: { file: string; bytes: number }[];
   hasTokenizer: boolean;

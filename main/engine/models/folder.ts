@@ -10,6 +10,7 @@ import { readDecoderConfig } from './config.ts';
 import { openModelWeights } from './safetensors.ts';
 import { configParameterCount, expectedTensors } from './tensor-layout.ts';
 import type { DecoderConfig, WeightInfo, WeightSource } from './types.ts';
+import type { ModelInspectionInfo } from '../../contract/runs.ts';
 
 export interface ModelFolder {
   dir: string;
@@ -99,31 +100,12 @@ export function canonicalOptWeights(w: WeightSource): WeightSource {
   };
 }
 
-export interface ModelInspection {
-  dir: string;
-  modelType: string;
+/** The contract's inspection (architecture, sizes, memory) plus what only the engine uses. */
+export interface ModelInspection extends ModelInspectionInfo {
   family: DecoderConfig['family'];
-  /** config.json architectures[0], e.g. LlamaForCausalLM. */
-  architecture: string;
-  /** Parameters stored in the weight files (a tied lm_head is stored once). */
-  parameters: number;
   /** Parameters the config implies; differs from `parameters` when extra tensors are stored. */
   configParameters: number;
-  /** Stored dtype of the weights, or 'mixed'. */
-  dtype: string;
   torchDtype: string | null;
-  layers: number;
-  hiddenSize: number;
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  vocabSize: number;
-  maxPositions: number;
-  tiedEmbeddings: boolean;
-  /** Bytes to hold the weights as float32 / float16. */
-  memory: { float32: number; float16: number };
-  weightFiles: { file: string; bytes: number }[];
-  hasTokenizer: boolean;
   config: DecoderConfig;
 }
 
