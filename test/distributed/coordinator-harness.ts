@@ -64,3 +64,11 @@ export async function runRemotely(t: After, spec: ExperimentSpecInput, o: { url:
   t.after(async () => { await Promise.race([runner.stop(), new Promise((r) => setTimeout(r, 3000))]); });
   return { ...h, runner, events };
 }
+
+/** The runner's end, asserted; otherwise the failure names the experiment's error and each failed step's error. */
+export async function expectEnd(h: RemoteHome, expected: 'done' | 'failed' | 'cancelled'): Promise<void> {
+  const end = await h.runner.finished;
+  if (end === expected) return;
+  const why = [h.store.runs.get(h.experimentId)?.error ?? '', ...h.plan.steps.map((s) => h.store.runs.get(s.runId)).filter((r) => r && r.status !== 'done').map((r) => `run ${r!.id} ${r!.kind} ${r!.status}: ${r!.error ?? ''}`)];
+  throw new Error(`the remote experiment ended ${end}, expected ${expected}:\n${why.join('\n')}`);
+}

@@ -13,7 +13,7 @@ import { STEP_QUEUE } from '../../main/engine/distributed/connection.ts';
 import { stepJobId } from '../../main/engine/distributed/job-spec.ts';
 import { dataDirNamespace } from '../../main/engine/distributed/remote-plan.ts';
 import { runDir } from '../../main/engine/jobs/run-files.ts';
-import { DEMO_MODEL, GRID, type Home, runLocally, runRemotely } from './coordinator-harness.ts';
+import { DEMO_MODEL, GRID, expectEnd, type Home, runLocally, runRemotely } from './coordinator-harness.ts';
 import { startRedis } from './redis-harness.ts';
 import { assertSameResults, startWorkers } from './worker-harness.ts';
 
@@ -63,7 +63,7 @@ test('a grid on three workers equals the local run, with one worker killed (SIGK
   });
   const killed = workers.find((w) => w.name === victim)!;
   await killed.kill('SIGKILL');
-  assert.equal(await remote.runner.finished, 'done');
+  await expectEnd(remote, 'done');
   const log = readFileSync(join(runDir(remote.dataDir, gptq.runId), 'job.log'), 'utf8');
   assert.match(log, /resuming from the run's checkpoints/, 'the second attempt resumed');
   assert.match(log, /resumed at layer [2-9]/, 'from a layer checkpoint the first attempt wrote');
@@ -82,7 +82,7 @@ test('Redis restarted mid-grid (AOF): no job is lost, workers and coordinator re
   const remote = await runRemotely(t, GRID, { url: redis.url, artifacts });
   await until('a first finished step', 60_000, async () => (remote.events.some(([e, p]) => e === 'jobs.done' && (p as { status: string }).status === 'done') ? true : undefined));
   await redis.restart(1000);
-  assert.equal(await remote.runner.finished, 'done');
+  await expectEnd(remote, 'done');
   assertSameResults(await ref, remote);
 });
 

@@ -193,14 +193,24 @@ export class RemoteExperimentRunner {
     }
   }
 
+  /**
+   * A step's job and its state. The state is read first and the job after it: a job read first
+   * may complete before its state is read, and then reads 'completed' without its return value.
+   */
+  private async lookUp(step: PlannedStep): Promise<{ state: Awaited<ReturnType<Queue['getJobState']>>; job: Job | undefined }> {
+    const id = stepJobId(this.o.ns, step.runId);
+    const state = await this.queue.getJobState(id);
+    const job = state === 'unknown' ? undefined : await this.queue.getJob(id);
+    return job ? { state, job } : { state: 'unknown', job: undefined };
+  }
+
   /** Before the first submit: earlier submissions' jobs are imported (finished) or cleared (failed, cancelled). */
   private async adoptEarlierJobs(open: PlannedStep[]): Promise<void> {
     const ids = open.map((s) => stepJobId(this.o.ns, s.runId));
     if (ids.length) await this.redis.del(...ids.map((id) => cancelKey(this.prefix, id)));
     for (const step of open) {
-      const job = await this.queue.getJob(stepJobId(this.o.ns, step.runId));
+      const { state, job } = await this.lookUp(step);
       if (!job) continue;
-      const state = await job.getState();
       if (state === 'completed' && stepReturnSchema.safeParse(job.returnvalue).data?.status === 'done') await this.completed(step, job);
       else if (state === 'completed' || state === 'failed') await this.removeJobs(step);
     }
@@ -211,8 +221,7 @@ export class RemoteExperimentRunner {
     for (const step of open) {
       const parents = step.parents.map((k) => this.ends.get(k));
       if (parents.some((e) => e !== undefined && e !== 'done')) { this.endStep(step, 'cancelled'); continue; }
-      const job = await this.queue.getJob(stepJobId(this.o.ns, step.runId));
-      const state = job ? await job.getState() : 'unknown';
+      const { state, job } = await this.lookUp(step);
       if (state === 'completed') await this.completed(step, job!);
       else if (state === 'failed') this.endStep(step, 'failed', `${job!.failedReason} (after ${job!.attemptsMade} attempt${job!.attemptsMade === 1 ? '' : 's'})`);
       else if (this.stopped) {
