@@ -8,6 +8,8 @@ import { fixtureDir } from '../test/helpers/model-fixtures.ts';
 export const SIZES = {
   '29m': { vocab: 8000, hidden: 512, intermediate: 1536, layers: 8, heads: 8, kvHeads: 4 },
   '80m': { vocab: 8000, hidden: 768, intermediate: 2048, layers: 12, heads: 12, kvHeads: 4 },
+  // The 29m model's layers, 32 deep as LLaMA-7B is: what grows with depth shows against it.
+  '104m-deep': { vocab: 8000, hidden: 512, intermediate: 1536, layers: 32, heads: 8, kvHeads: 4 },
 };
 export type Size = (typeof SIZES)['29m'];
 

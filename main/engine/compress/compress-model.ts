@@ -7,13 +7,12 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync,
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { RecallError } from '../errors.ts';
-import { buildModelGraph } from '../models/build-graph.ts';
 import { loadModelFolder } from '../models/folder.ts';
 import { writeSafetensors } from '../models/safetensors-write.ts';
 import { Tokenizer } from '../models/tokenizer.ts';
 import type { ExecutionProvider } from '../runtime/providers.ts';
 import { loadCalibration } from './calibration.ts';
-import { type DriverProgress, type ModuleLog, type ModuleResult, type ModuleCompressor, runCompression } from './driver.ts';
+import { type CompressedLayers, type DriverProgress, type ModuleLog, type ModuleResult, type ModuleCompressor, runCompression } from './driver.ts';
 import { quantizeGptq, quantizeRtn } from './gptq.ts';
 import type { LinearModule } from './layer-graphs.ts';
 import { pruneMagnitude } from './magnitude.ts';
@@ -138,17 +137,20 @@ export async function compressModel(o: CompressOptions): Promise<CompressResult>
     const seqlen = o.seqlen ?? Math.min(2048, folder.config.maxPositions);
     if (seqlen > folder.config.maxPositions) throw bad('seqlen', `--seqlen ${seqlen} is longer than the model's context (${folder.config.maxPositions})`, seqlen);
     const calibration = loadCalibration({ file: o.calib, nsamples: o.nsamples ?? 128, seqlen, seed: o.seed ?? 0 }, tokenizer, folder.config.vocabSize);
-    const graph = buildModelGraph(folder.config, folder.weights, { exposeHiddenStates: true });
     const fingerprint = createHash('sha256').update(JSON.stringify({ model: o.model, spec: o.spec, calib: calibration.fingerprint, n: calibration.nsamples, T: seqlen, seed: calibration.seed })).digest('hex');
     const r = await runCompression({
-      config: folder.config, graph, calibration, compress: moduleCompressor(o.spec), trueSequential: o.spec.trueSequential ?? false,
+      config: folder.config, weights: folder.weights, calibration, compress: moduleCompressor(o.spec), trueSequential: o.spec.trueSequential ?? false,
       stateDir: join(o.out, '.recall-compress'), fingerprint, resume: o.resume ?? false,
       session: { ...(o.ep ? { ep: o.ep } : {}), ...(o.threads ? { threads: o.threads } : {}) },
       ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.onModule ? { onModule: o.onModule } : {}),
     });
     const base = { out: o.out, log: r.log, calibrationFingerprint: calibration.fingerprint, ...(r.resumedFromLayer !== undefined ? { resumedFromLayer: r.resumedFromLayer } : {}) };
-    if (r.status === 'cancelled') return { status: 'cancelled', ...base };
-    writeOutput(o, folder, r.weights, r.packed, r.log, calibration.fingerprint);
+    try {
+      if (r.status === 'cancelled') return { status: 'cancelled', ...base };
+      writeOutput(o, folder, r.compressed, r.log, calibration.fingerprint);
+    } finally {
+      r.compressed.close();
+    }
     rmSync(join(o.out, '.recall-compress'), { recursive: true, force: true });
     return { status: 'completed', ...base };
   } finally {
@@ -156,7 +158,7 @@ export async function compressModel(o: CompressOptions): Promise<CompressResult>
   }
 }
 
-function writeOutput(o: CompressOptions, folder: ReturnType<typeof loadModelFolder>, compressed: Map<string, Float32Array>, packed: Map<string, NonNullable<ModuleResult['packed']>>, log: ModuleLog[], calib: string): void {
+function writeOutput(o: CompressOptions, folder: ReturnType<typeof loadModelFolder>, compressed: CompressedLayers, log: ModuleLog[], calib: string): void {
   mkdirSync(join(o.out, 'compression'), { recursive: true });
   for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']) {
     if (existsSync(join(o.model, f))) copyFileSync(join(o.model, f), join(o.out, f));
@@ -172,19 +174,20 @@ function writeOutput(o: CompressOptions, folder: ReturnType<typeof loadModelFold
   writeFileSync(join(o.out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const names = folder.weights.names();
   const tmp = join(o.out, 'model.safetensors.tmp');
-  writeSafetensors(tmp, names.map((name) => ({ name, dtype: 'float32' as const, shape: folder.weights.info(name).shape, data: () => compressed.get(name) ?? folder.weights.readFloat32(name) })), { format: 'pt' });
+  writeSafetensors(tmp, names.map((name) => ({ name, dtype: 'float32' as const, shape: folder.weights.info(name).shape, data: () => (compressed.has(name) ? compressed.weight(name) : folder.weights.readFloat32(name)) })), { format: 'pt' });
   renameSync(tmp, join(o.out, 'model.safetensors'));
   writeFileSync(join(o.out, 'compression', 'log.json'), JSON.stringify({ spec: s, modules: log }, null, 1) + '\n');
-  writePacked(join(o.out, 'compression'), packed);
+  writePacked(join(o.out, 'compression'), compressed);
 }
 
 /** Packed artifacts as one binary file plus a JSON index of {module: {tensor: {dtype, shape, offset, bytes}}}. */
-function writePacked(dir: string, packed: Map<string, NonNullable<ModuleResult['packed']>>): void {
+function writePacked(dir: string, compressed: CompressedLayers): void {
   const index: Record<string, Record<string, { dtype: string; shape: number[]; offset: number; bytes: number }>> = {};
   const fd = openSync(join(dir, 'packed.bin'), 'w');
   let offset = 0;
   try {
-    for (const [module, tensors] of packed) {
+    for (const module of compressed.packedModules()) {
+      const tensors = compressed.packed(module);
       index[module] = {};
       for (const [name, t] of Object.entries(tensors)) {
         const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);

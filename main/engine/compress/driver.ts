@@ -4,15 +4,34 @@
 // the layer between groups), compress each module, then run the compressed layer to produce
 // the next layer's inputs. Each finished layer is checkpointed, so a cancelled or crashed
 // run resumes at the next layer and ends with the same weights as an uninterrupted one.
+//
+// Memory: only one layer is resident. The model graph is built once with its weights streamed
+// to a data file in the state folder (graph/weights.onnx.data, the IR keeps locations only);
+// each layer's session opens its cut of that graph from disk (ORT maps the layer's weights),
+// the compressor reads one module's weight from the file, and each finished layer's
+// compressed weights and packed artifacts go to its checkpoint (layer-<i>.safetensors), from
+// which the output is written at the end (CompressedLayers). The hidden states of the
+// calibration set (N x T x hidden float32) are held once and updated in place.
+//
+//   stateDir/ graph/weights.onnx.data   the dense weights as the graph stores them (W^T)
+//             graph/*.onnx (+ overrides.onnx.data)   the session being opened
+//             layer-<i>.safetensors     compressed weights + packed tensors of layer i
+//             hidden-<i>.bin            the inputs of layer i+1
+//             state.json                commit point: last finished layer, fingerprint, log
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecallError } from '../errors.ts';
+import { GraphBuilder } from '../onnx/builder.ts';
+import { ExternalWeightSink } from '../onnx/external-weights.ts';
 import type { Model, TensorData } from '../onnx/ir.ts';
 import { extractSubgraph } from '../onnx/subgraph.ts';
+import { buildModelGraph } from '../models/build-graph.ts';
 import { transpose2d } from '../models/graph-layers.ts';
-import type { DecoderConfig } from '../models/types.ts';
-import { type RecallSession, type SessionOptions, createSession } from '../runtime/session.ts';
+import { SafetensorsWeights } from '../models/safetensors.ts';
+import { type TensorToWrite, writeSafetensors } from '../models/safetensors-write.ts';
+import type { DecoderConfig, WeightSource } from '../models/types.ts';
+import { type RecallSession, type SessionOptions, createSession, createSessionFromFile } from '../runtime/session.ts';
 import { type HostTensor, float32, int64 } from '../runtime/tensors.ts';
 import type { Calibration } from './calibration.ts';
 import { type LayerGraph, type LinearModule, buildLayerGraph, layerGroups } from './layer-graphs.ts';
@@ -43,12 +62,12 @@ export interface DriverProgress { layer: number; layers: number; module?: string
 
 export interface DriverOptions {
   config: DecoderConfig;
-  /** The dense model graph built with exposeHiddenStates (its initializers hold the weights). */
-  graph: Model;
+  /** The dense model's weights (read once, while the graph is built into the state folder). */
+  weights: WeightSource;
   calibration: Calibration;
   compress: ModuleCompressor;
   trueSequential: boolean;
-  /** Folder for per-layer checkpoints. */
+  /** Folder for the graph's weight file and the per-layer checkpoints. */
   stateDir: string;
   /** Fingerprint of everything that determines the result; a resume with another is refused. */
   fingerprint: string;
@@ -62,11 +81,57 @@ export interface DriverOptions {
 
 export interface DriverResult {
   status: 'completed' | 'cancelled';
-  /** Compressed weights, HF name -> [rows, cols] values. */
-  weights: Map<string, Float32Array>;
-  packed: Map<string, NonNullable<ModuleResult['packed']>>;
+  /** The finished layers' compressed weights and packed artifacts (close it when written). */
+  compressed: CompressedLayers;
   log: ModuleLog[];
   resumedFromLayer?: number;
+}
+
+type Packed = NonNullable<ModuleResult['packed']>;
+type PackedDtype = Packed[string]['dtype'];
+/** A module compressed in the current layer (its weight lives in the layer's overrides, as W^T). */
+interface Compressed { module: LinearModule; packed?: Packed }
+
+/** Name of a packed tensor inside a layer checkpoint. */
+const packedName = (module: string, tensor: string) => `packed/${module}/${tensor}`;
+
+/**
+ * The compressed weights and packed artifacts of the finished layers, read from their
+ * checkpoints on demand: HF weight name -> float32 [rows, cols]; module -> packed tensors in
+ * the order the compressor made them.
+ */
+export class CompressedLayers {
+  private readonly files: SafetensorsWeights | null;
+  private readonly packedOrder: [string, string[]][] = [];
+
+  constructor(stateDir: string, layers: number) {
+    const paths = Array.from({ length: layers }, (_, l) => layerFile(stateDir, l));
+    this.files = paths.length ? new SafetensorsWeights(paths) : null;
+    for (const [, meta] of this.files?.metadata() ?? []) this.packedOrder.push(...(JSON.parse(meta.packed ?? '[]') as [string, string[]][]));
+  }
+
+  has(name: string): boolean { return this.files?.has(name) ?? false; }
+
+  weight(name: string): Float32Array { return this.files!.readFloat32(name); }
+
+  /** Modules with packed artifacts, in compression order. */
+  packedModules(): string[] { return this.packedOrder.map(([m]) => m); }
+
+  packed(module: string): Packed {
+    const names = this.packedOrder.find(([m]) => m === module)?.[1];
+    if (!names || !this.files) throw new Error(`compress: no packed artifacts for ${module}`);
+    const out: Packed = {};
+    for (const n of names) {
+      const key = packedName(module, n), f = this.files;
+      const { storedDtype: stored, shape } = f.entry(key)!;
+      out[n] = stored === 'F32' ? { dtype: 'float32', shape, data: f.readFloat32(key) }
+        : stored === 'F16' ? { dtype: 'float16', shape, data: f.readFloat16(key) }
+          : { dtype: stored === 'I32' ? 'int32' : 'uint8', shape, data: f.readInteger(key) as Int32Array | Uint8Array };
+    }
+    return out;
+  }
+
+  close(): void { this.files?.close(); }
 }
 
 /** trace((W-Q) H (W-Q)^T) / trace(W H W^T): the relative output error on the calibration rows. */
@@ -86,8 +151,45 @@ export function relativeOutputError(w: Float32Array, q: Float32Array, rows: numb
   return den > 0 ? num / den : 0;
 }
 
+/**
+ * The same ratio through ORT's MatMul (float32 products, float64 would cost rows x cols^2 in
+ * JavaScript: minutes for a 4096 x 11008 module): sum(D .* (D H)) / sum(W .* (W H)), D = W - Q.
+ */
+class OutputError {
+  private session: Promise<RecallSession> | null = null;
+  constructor(private readonly o: SessionOptions | undefined) {}
+
+  async ratio(w: Float32Array, q: Float32Array, rows: number, cols: number, H: Float64Array): Promise<number> {
+    this.session ??= createSession(OutputError.graph(), { ...this.o, optimization: 'basic' });
+    const s = await this.session;
+    const r = await s.run({ w: float32([rows, cols], w), q: float32([rows, cols], q), h: float32([cols, cols], Float32Array.from(H)) }, ['num', 'den']);
+    const num = (r.num!.data as Float32Array)[0]!, den = (r.den!.data as Float32Array)[0]!;
+    return den > 0 ? Math.max(0, num) / den : 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.session) await (await this.session).release();
+    this.session = null;
+  }
+
+  private static graph(): Model {
+    const b = new GraphBuilder('relative-output-error');
+    const w = b.input('w', 'float32', ['rows', 'cols']), q = b.input('q', 'float32', ['rows', 'cols']), h = b.input('h', 'float32', ['cols', 'cols']);
+    const d = b.op1('Sub', [w, q]);
+    const quad = (x: string) => b.op1('ReduceSum', [b.op1('Mul', [x, b.op1('MatMul', [x, h])])], { keepdims: 0 });
+    b.output(quad(d), 'num');
+    b.output(quad(w), 'den');
+    return b.build();
+  }
+}
+
 function withOverrides(model: Model, overrides: Map<string, Float32Array>): Model {
-  const initializers = model.graph.initializers.map((t): TensorData => (overrides.has(t.name) ? { ...t, data: overrides.get(t.name)! } : t));
+  const initializers = model.graph.initializers.map((t): TensorData => {
+    const data = overrides.get(t.name);
+    if (!data) return t;
+    const { external: _stored, ...rest } = t;
+    return { ...rest, data };
+  });
   return { ...model, graph: { ...model.graph, initializers } };
 }
 
@@ -105,79 +207,156 @@ class Batches {
   }
 }
 
+/**
+ * Sequences per layer run: as many as keep the run's activations (about 4 bytes x (6 hidden +
+ * 3 intermediate + 2 heads x T) per token) within half of one layer's weight bytes, at least
+ * one. A large model (and T = 2048) runs one sequence at a time, as GPTQ's reference does.
+ */
+export function defaultBatchSize(c: DecoderConfig, T: number): number {
+  const perToken = 4 * (6 * c.hiddenSize + 3 * c.intermediateSize + 2 * c.numHeads * T);
+  const layerBytes = 4 * (2 * c.hiddenSize * c.numHeads * c.headDim + 2 * c.hiddenSize * c.numKvHeads * c.headDim + 3 * c.hiddenSize * c.intermediateSize);
+  return Math.max(1, Math.floor(layerBytes / 2 / (perToken * T)));
+}
+
 interface LayerState { layer: number; fingerprint: string; log: ModuleLog[] }
+
+const layerFile = (dir: string, layer: number) => join(dir, `layer-${layer}.safetensors`);
+const GRAPH_DIR = 'graph';
+const GRAPH_DATA = 'weights.onnx.data';
+
+/** The model graph with hidden states exposed, its weights streamed to stateDir/graph. */
+function buildGraph(o: DriverOptions): { graph: Model; dir: string } {
+  const dir = join(o.stateDir, GRAPH_DIR);
+  rmSync(dir, { recursive: true, force: true });
+  const sink = new ExternalWeightSink(dir, { fileName: GRAPH_DATA });
+  try {
+    return { graph: buildModelGraph(o.config, o.weights, { exposeHiddenStates: true, externalWeights: sink }), dir };
+  } finally {
+    sink.close();
+  }
+}
+
+/** A float32 initializer's values: in memory, or read from the graph's weight file. */
+function initializerValues(dir: string, t: TensorData): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`compress: weight ${t.name} is ${t.dtype}, expected float32`);
+  if (!t.external) return t.data as Float32Array;
+  const out = new Float32Array(t.external.length / 4);
+  const bytes = new Uint8Array(out.buffer);
+  const fd = openSync(join(dir, t.external.location), 'r');
+  try {
+    let done = 0;
+    while (done < bytes.length) {
+      const n = readSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), t.external.offset + done);
+      if (n === 0) throw new Error(`compress: ${join(dir, t.external.location)} ends before weight ${t.name}`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+/** A session over a cut of the graph: saved beside the weight file (overridden weights in their own file) and opened from disk. */
+function openCut(dir: string, model: Model, name: string, o: SessionOptions | undefined): Promise<RecallSession> {
+  return createSessionFromFile(model, join(dir, `${name}.onnx`), o, { fileName: 'overrides.onnx.data', align: 4096 });
+}
 
 export async function runCompression(o: DriverOptions): Promise<DriverResult> {
   const { config, calibration: cal } = o;
   const H = config.hiddenSize, T = cal.seqlen, N = cal.nsamples;
-  const batches = new Batches(cal, o.batchSize ?? 8);
+  const batches = new Batches(cal, o.batchSize ?? defaultBatchSize(config, T));
   const signal = o.signal ?? new AbortController().signal;
-  const weights = new Map<string, Float32Array>();
-  const packed = new Map<string, NonNullable<ModuleResult['packed']>>();
   const log: ModuleLog[] = [];
-  mkdirSync(o.stateDir, { recursive: true });
   const statePath = join(o.stateDir, 'state.json');
   let hidden: Float32Array;
   let startLayer = 0;
-  const result: DriverResult = { status: 'completed', weights, packed, log };
+  let resumedFromLayer: number | undefined;
   const t0 = performance.now();
-  const eta = (done: number, total: number) => (done > 0 ? ((performance.now() - t0) / 1000 / done) * (total - done) : null);
+  const eta = (done: number, total: number) => (done > startLayer ? ((performance.now() - t0) / 1000 / (done - startLayer)) * (total - done) : null);
 
   if (o.resume && existsSync(statePath)) {
     const st = JSON.parse(readFileSync(statePath, 'utf8')) as LayerState;
     if (st.fingerprint !== o.fingerprint) throw new RecallError('E_INVALID_ARGUMENT', `${o.stateDir}: a compression with other settings is in progress there; use another --out or drop --resume`, { file: o.stateDir });
-    startLayer = st.layer + 1;
-    const hb = readFileSync(join(o.stateDir, `hidden-${st.layer}.bin`));
-    hidden = new Float32Array(hb.buffer.slice(hb.byteOffset, hb.byteOffset + hb.byteLength));
+    startLayer = resumedFromLayer = st.layer + 1;
+    hidden = readHidden(join(o.stateDir, `hidden-${st.layer}.bin`), N * T * H);
     log.push(...st.log);
-    for (let l = 0; l < startLayer; l++) loadLayerWeights(o.stateDir, l, weights, packed);
-    result.resumedFromLayer = startLayer;
+    // Files of a layer past the commit point (written before a crash) are redone.
+    for (const f of readdirSync(o.stateDir)) {
+      const m = /^(?:layer-(\d+)\.safetensors|hidden-(\d+)\.bin)$/.exec(f);
+      if (m && Number(m[1] ?? m[2]) > st.layer) rmSync(join(o.stateDir, f), { force: true });
+    }
   } else {
     rmSync(o.stateDir, { recursive: true, force: true });
     mkdirSync(o.stateDir, { recursive: true });
-    hidden = await captureLayer0(o, batches, N * T * H);
+    hidden = new Float32Array(0);
   }
+  const finished = (layers: number, status: DriverResult['status']): DriverResult => ({ status, compressed: new CompressedLayers(o.stateDir, layers), log, ...(resumedFromLayer !== undefined ? { resumedFromLayer } : {}) });
+  if (startLayer >= config.numLayers) return finished(config.numLayers, 'completed');
 
-  for (let layer = startLayer; layer < config.numLayers; layer++) {
-    if (signal.aborted) return { ...result, status: 'cancelled' };
-    const lg = buildLayerGraph(o.graph, config, layer);
-    const overrides = new Map<string, Float32Array>();
-    const groups = o.trueSequential ? layerGroups(config, layer) : [layerGroups(config, layer).flat()];
-    for (const group of groups) {
-      const modules = group.map((g) => lg.modules.find((m) => m.path === g.path)!);
-      o.onProgress?.({ layer, layers: config.numLayers, stage: 'hessian', module: modules.map((m) => m.name).join(','), etaSeconds: eta(layer, config.numLayers), fraction: layer / config.numLayers });
-      const hessians = await accumulateHessians(o, lg, overrides, batches, hidden, modules);
-      if (!hessians) return { ...result, status: 'cancelled' };
-      for (const m of modules) {
-        if (signal.aborted) return { ...result, status: 'cancelled' };
-        const started = performance.now();
-        const wT = lg.model.graph.initializers.find((t) => t.name === m.weightT)!.data as Float32Array;
-        const w = transpose2d(wT, m.cols, m.rows);
-        const h = hessians.get(m.input)!;
-        o.onProgress?.({ layer, layers: config.numLayers, stage: 'compress', module: m.name, etaSeconds: eta(layer, config.numLayers), fraction: layer / config.numLayers });
-        const r = o.compress(w, m.rows, m.cols, h, m);
-        const q = r?.weight ?? w;
-        if (r) {
-          overrides.set(m.weightT, transpose2d(q, m.rows, m.cols));
-          weights.set(`${m.path}.weight`, q);
-          if (r.packed) packed.set(m.path, r.packed);
+  const { graph, dir } = buildGraph(o);
+  const errors = new OutputError(o.session);
+  try {
+    if (startLayer === 0) hidden = await captureLayer0(o, graph, dir, batches, N * T * H);
+    for (let layer = startLayer; layer < config.numLayers; layer++) {
+      if (signal.aborted) return finished(layer, 'cancelled');
+      const lg = buildLayerGraph(graph, config, layer);
+      const overrides = new Map<string, Float32Array>();
+      const done: Compressed[] = [];
+      const groups = o.trueSequential ? layerGroups(config, layer) : [layerGroups(config, layer).flat()];
+      for (const group of groups) {
+        const modules = group.map((g) => lg.modules.find((m) => m.path === g.path)!);
+        o.onProgress?.({ layer, layers: config.numLayers, stage: 'hessian', module: modules.map((m) => m.name).join(','), etaSeconds: eta(layer, config.numLayers), fraction: layer / config.numLayers });
+        const hessians = await accumulateHessians(o, dir, lg, overrides, batches, hidden, modules);
+        if (!hessians) return finished(layer, 'cancelled');
+        for (const m of modules) {
+          if (signal.aborted) return finished(layer, 'cancelled');
+          const started = performance.now();
+          const wT = initializerValues(dir, lg.model.graph.initializers.find((t) => t.name === m.weightT)!);
+          const w = transpose2d(wT, m.cols, m.rows);
+          const h = hessians.get(m.input)!;
+          o.onProgress?.({ layer, layers: config.numLayers, stage: 'compress', module: m.name, etaSeconds: eta(layer, config.numLayers), fraction: layer / config.numLayers });
+          const r = o.compress(w, m.rows, m.cols, h, m);
+          // The layer keeps one copy of each compressed weight: W^T, as the next session reads it.
+          if (r) {
+            overrides.set(m.weightT, transpose2d(r.weight, m.rows, m.cols));
+            done.push({ module: m, ...(r.packed ? { packed: r.packed } : {}) });
+          }
+          const entry: ModuleLog = {
+            layer, module: m.name, path: m.path, rows: m.rows, cols: m.cols, bits: r?.bits ?? null, sparsity: r?.sparsity ?? null,
+            damp: r?.damp ?? null, loss: r?.loss ?? 0, relError: r ? await errors.ratio(w, r.weight, m.rows, m.cols, h) : 0,
+            seconds: (performance.now() - started) / 1000, skipped: !r,
+          };
+          log.push(entry);
+          o.onModule?.(entry);
+          if (!modules.some((x, k) => k > modules.indexOf(m) && x.input === m.input)) hessians.delete(m.input);
         }
-        const entry: ModuleLog = {
-          layer, module: m.name, path: m.path, rows: m.rows, cols: m.cols, bits: r?.bits ?? null, sparsity: r?.sparsity ?? null,
-          damp: r?.damp ?? null, loss: r?.loss ?? 0, relError: r ? relativeOutputError(w, q, m.rows, m.cols, h) : 0,
-          seconds: (performance.now() - started) / 1000, skipped: !r,
-        };
-        log.push(entry);
-        o.onModule?.(entry);
       }
+      o.onProgress?.({ layer, layers: config.numLayers, stage: 'propagate', etaSeconds: eta(layer, config.numLayers), fraction: (layer + 0.9) / config.numLayers });
+      if (!(await propagate(o, dir, lg, overrides, batches, hidden))) return finished(layer, 'cancelled');
+      saveLayer(o, layer, hidden, done, overrides, log);
     }
-    o.onProgress?.({ layer, layers: config.numLayers, stage: 'propagate', etaSeconds: eta(layer, config.numLayers), fraction: (layer + 0.9) / config.numLayers });
-    const next = await propagate(o, lg, overrides, batches, hidden);
-    if (!next) return { ...result, status: 'cancelled' };
-    hidden = next;
-    saveLayer(o, layer, hidden, weights, packed, log);
+    return finished(config.numLayers, 'completed');
+  } finally {
+    await errors.close();
+    rmSync(dir, { recursive: true, force: true });
   }
-  return result;
+}
+
+function readHidden(file: string, size: number): Float32Array {
+  const out = new Float32Array(size);
+  const bytes = new Uint8Array(out.buffer);
+  const fd = openSync(file, 'r');
+  try {
+    let done = 0;
+    while (done < bytes.length) {
+      const n = readSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), done);
+      if (n === 0) throw new RecallError('E_INVALID_ARGUMENT', `${file}: the checkpoint's hidden states are truncated (${done} of ${bytes.length} bytes); start again without --resume`, { file });
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
 }
 
 async function runAll(session: RecallSession, batches: Batches, hidden: Float32Array, inputName: string, fetches: string[], signal: AbortSignal | undefined, each: (out: Record<string, HostTensor>, s: number, e: number) => void): Promise<boolean> {
@@ -192,10 +371,9 @@ async function runAll(session: RecallSession, batches: Batches, hidden: Float32A
   return true;
 }
 
-async function captureLayer0(o: DriverOptions, batches: Batches, size: number): Promise<Float32Array> {
-  const input = o.graph.graph.nodes.find((n) => n.name === '/model/layers.0/attn_residual/Add')!.inputs[0]!;
-  const embed = extractSubgraph(o.graph, { inputs: [], outputs: [input], name: 'embed' });
-  const session = await createSession(embed, o.session);
+async function captureLayer0(o: DriverOptions, graph: Model, dir: string, batches: Batches, size: number): Promise<Float32Array> {
+  const input = graph.graph.nodes.find((n) => n.name === '/model/layers.0/attn_residual/Add')!.inputs[0]!;
+  const session = await openCut(dir, extractSubgraph(graph, { inputs: [], outputs: [input], name: 'embed' }), 'embed', o.session);
   const out = new Float32Array(size);
   const T = batches.cal.seqlen;
   try {
@@ -212,10 +390,10 @@ async function captureLayer0(o: DriverOptions, batches: Batches, size: number): 
   return out;
 }
 
-async function accumulateHessians(o: DriverOptions, lg: LayerGraph, overrides: Map<string, Float32Array>, batches: Batches, hidden: Float32Array, modules: LinearModule[]): Promise<Map<string, Float64Array> | null> {
+async function accumulateHessians(o: DriverOptions, dir: string, lg: LayerGraph, overrides: Map<string, Float32Array>, batches: Batches, hidden: Float32Array, modules: LinearModule[]): Promise<Map<string, Float64Array> | null> {
   const inputs = [...new Set(modules.map((m) => m.input))];
   const sums = new Map(inputs.map((v) => [v, new Float64Array(modules.find((m) => m.input === v)!.cols ** 2)]));
-  const session = await createSession(withOverrides(lg.model, overrides), o.session);
+  const session = await openCut(dir, withOverrides(lg.model, overrides), 'layer', o.session);
   try {
     const ok = await runAll(session, batches, hidden, lg.input, inputs.map((v) => lg.gramOf.get(v)!), o.signal, (out) => {
       for (const v of inputs) {
@@ -234,45 +412,40 @@ async function accumulateHessians(o: DriverOptions, lg: LayerGraph, overrides: M
   return sums;
 }
 
-async function propagate(o: DriverOptions, lg: LayerGraph, overrides: Map<string, Float32Array>, batches: Batches, hidden: Float32Array): Promise<Float32Array | null> {
-  const session = await createSession(withOverrides(lg.model, overrides), o.session);
-  const next = new Float32Array(hidden.length);
+/** The compressed layer run on every calibration batch; its outputs replace `hidden` in place (a batch is read before it is overwritten). */
+async function propagate(o: DriverOptions, dir: string, lg: LayerGraph, overrides: Map<string, Float32Array>, batches: Batches, hidden: Float32Array): Promise<boolean> {
+  const session = await openCut(dir, withOverrides(lg.model, overrides), 'layer', o.session);
   const TH = batches.cal.seqlen * o.config.hiddenSize;
   try {
-    const ok = await runAll(session, batches, hidden, lg.input, [lg.output], o.signal, (out, s) => next.set(out[lg.output]!.data as Float32Array, s * TH));
-    return ok ? next : null;
+    return await runAll(session, batches, hidden, lg.input, [lg.output], o.signal, (out, s) => hidden.set(out[lg.output]!.data as Float32Array, s * TH));
   } finally {
     await session.release();
   }
 }
 
 /** Per-layer checkpoint, written so that state.json (the commit point) is renamed last. */
-function saveLayer(o: DriverOptions, layer: number, hidden: Float32Array, weights: Map<string, Float32Array>, packed: DriverResult['packed'], log: ModuleLog[]): void {
-  const prefix = o.config.family === 'opt' ? `model.decoder.layers.${layer}.` : `model.layers.${layer}.`;
-  const mine = [...weights].filter(([k]) => k.startsWith(prefix));
-  const layerFile = join(o.stateDir, `layer-${layer}.json`);
-  const packedMine = [...packed].filter(([k]) => k.startsWith(prefix));
-  const blob = { weights: mine.map(([k, v]) => [k, Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')]), packed: packedMine.map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([n, t]) => [n, { dtype: t.dtype, shape: t.shape, data: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64') }]))]) };
-  atomicWrite(layerFile, JSON.stringify(blob));
+function saveLayer(o: DriverOptions, layer: number, hidden: Float32Array, done: Compressed[], overrides: Map<string, Float32Array>, log: ModuleLog[]): void {
+  const tensors: TensorToWrite[] = [];
+  const order: [string, string[]][] = [];
+  for (const { module: m, packed } of done) {
+    tensors.push({ name: `${m.path}.weight`, dtype: 'float32', shape: [m.rows, m.cols], data: () => transpose2d(overrides.get(m.weightT)!, m.cols, m.rows) });
+    if (!packed) continue;
+    order.push([m.path, Object.keys(packed)]);
+    for (const [n, t] of Object.entries(packed)) tensors.push({ name: packedName(m.path, n), dtype: t.dtype satisfies PackedDtype, shape: t.shape, data: t.data });
+  }
+  const file = layerFile(o.stateDir, layer);
+  writeSafetensors(`${file}.tmp`, tensors, { layer: String(layer), packed: JSON.stringify(order) });
+  fsyncFile(`${file}.tmp`);
+  renameSync(`${file}.tmp`, file);
   atomicWrite(join(o.stateDir, `hidden-${layer}.bin`), Buffer.from(hidden.buffer, hidden.byteOffset, hidden.byteLength));
   // The commit point: until state.json names this layer, a resume starts from the previous one.
   atomicWrite(join(o.stateDir, 'state.json'), JSON.stringify({ layer, fingerprint: o.fingerprint, log } satisfies LayerState));
   rmSync(join(o.stateDir, `hidden-${layer - 1}.bin`), { force: true });
 }
 
-function loadLayerWeights(dir: string, layer: number, weights: Map<string, Float32Array>, packed: DriverResult['packed']): void {
-  const blob = JSON.parse(readFileSync(join(dir, `layer-${layer}.json`), 'utf8')) as { weights: [string, string][]; packed: [string, Record<string, { dtype: string; shape: number[]; data: string }>][] };
-  for (const [k, b64] of blob.weights) { const b = Buffer.from(b64, 'base64'); weights.set(k, new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))); }
-  for (const [k, entries] of blob.packed) {
-    const out: NonNullable<ModuleResult['packed']> = {};
-    for (const [n, t] of Object.entries(entries)) {
-      const b = Buffer.from(t.data, 'base64');
-      const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-      const data = t.dtype === 'int32' ? new Int32Array(ab) : t.dtype === 'uint8' ? new Uint8Array(ab) : t.dtype === 'float16' ? new Uint16Array(ab) : new Float32Array(ab);
-      out[n] = { dtype: t.dtype as 'int32', shape: t.shape, data };
-    }
-    packed.set(k, out);
-  }
+function fsyncFile(file: string): void {
+  const fd = openSync(file, 'r+');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 function atomicWrite(file: string, data: string | Buffer): void {
