@@ -183,6 +183,12 @@ class OutputError {
   }
 }
 
+/** The driver's output-error ratio for one module (ORT path), as logged. */
+export async function outputErrorRatio(w: Float32Array, q: Float32Array, rows: number, cols: number, H: Float64Array, o?: SessionOptions): Promise<number> {
+  const e = new OutputError(o);
+  try { return await e.ratio(w, q, rows, cols, H); } finally { await e.close(); }
+}
+
 function withOverrides(model: Model, overrides: Map<string, Float32Array>): Model {
   const initializers = model.graph.initializers.map((t): TensorData => {
     const data = overrides.get(t.name);
