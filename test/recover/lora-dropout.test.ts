@@ -27,12 +27,16 @@ const lora = (dropout?: number): MethodSpec => ({ method: 'lora', rank: 4, alpha
 const common = { model: MODEL, data: CORPUS, steps: 6, lr: 1e-2, seqLen: 16, batchSize: 4, threads: 2, checkpointEvery: 2, evalEvery: 3 };
 const adapterBytes = (dir: string) => readFileSync(join(dir, 'adapter_model.safetensors'));
 
-test('dropout mask: a pure function of (p, seed, sequence, module), values 0 or 1/(1-p), rate near p', () => {
+test('dropout mask: a pure function of (p, seed, sequence, module, epoch), values 0 or 1/(1-p), rate near p; a later epoch draws afresh', () => {
   const a = dropoutMask(0.25, 3, 17, 'model.layers.0.self_attn.q_proj', 4000);
   assert.deepEqual(a, dropoutMask(0.25, 3, 17, 'model.layers.0.self_attn.q_proj', 4000));
   assert.notDeepEqual(a, dropoutMask(0.25, 3, 18, 'model.layers.0.self_attn.q_proj', 4000));
   assert.notDeepEqual(a, dropoutMask(0.25, 3, 17, 'model.layers.0.self_attn.v_proj', 4000));
   assert.notDeepEqual(a, dropoutMask(0.25, 4, 17, 'model.layers.0.self_attn.q_proj', 4000));
+  assert.deepEqual(a, dropoutMask(0.25, 3, 17, 'model.layers.0.self_attn.q_proj', 4000, 0), 'epoch 0 is the default');
+  const e1 = dropoutMask(0.25, 3, 17, 'model.layers.0.self_attn.q_proj', 4000, 1);
+  assert.notDeepEqual(a, e1, 'the same sequence in epoch 1 gets another mask');
+  assert.deepEqual(e1, dropoutMask(0.25, 3, 17, 'model.layers.0.self_attn.q_proj', 4000, 1));
   const keep = Math.fround(1 / 0.75);
   assert.ok(a.every((v) => v === 0 || v === keep));
   const rate = a.filter((v) => v === 0).length / a.length;

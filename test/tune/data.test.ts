@@ -57,6 +57,8 @@ describe('batch sampler', () => {
     assert.notDeepEqual(epoch0, epoch1);
     assert.notDeepEqual(seqs(new BatchSampler(ds, 3, 6), 3), epoch0);
     assert.deepEqual(seqs(new BatchSampler(ds, 3, 5), 3), epoch0);
+    const t = new BatchSampler(ds, 3, 5);
+    assert.deepEqual(Array.from({ length: 4 }, () => t.next().epoch), [0, 0, 0, 1], 'each batch names its epoch');
   });
 
   test('a saved state (through JSON) replays the same batches, mid-epoch and at an epoch end', () => {

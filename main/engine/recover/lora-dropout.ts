@@ -1,11 +1,11 @@
 // LoRA dropout in training (PEFT's lora_dropout): y = W x + (alpha/r) B A dropout(x), dropout on
 // the LoRA branch's input only. The mask is not drawn in the graph: the graph gets one input
 // `<module>.lora_dropout_mask` [batch, seq, in] per targeted module (GraphOptions lora.dropoutMask)
-// and TypeScript fills it from a counter-based RNG keyed by (seed, sequence id in the training
-// split, module), so a step's masks depend only on which sequences it draws: a resumed run
-// (sampler restored from the checkpoint) repeats the uninterrupted one bit for bit.
+// and TypeScript fills it from a counter-based RNG keyed by (seed, epoch, sequence id in the
+// training split, module), so a step's masks depend only on which sequences it draws and when:
+// a resumed run (sampler restored from the checkpoint) repeats the uninterrupted one bit for
+// bit, and a sequence drawn again in a later epoch gets a fresh mask, as PEFT's would.
 // Values are 0 with probability p, else 1/(1-p) (inverted dropout, as torch.nn.Dropout).
-// A sequence drawn again in a later epoch gets the same mask (the key has no epoch).
 // Evaluation runs with all-ones masks (x * 1 = x exactly): no dropout outside training, and
 // inference graphs never have the input. p = 0 never reaches this module (plain LoRA path).
 import { buildGradientGraph, gradName } from '../autodiff/backward.ts';
@@ -28,9 +28,9 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-/** A 32-bit key from (seed, sequence, module), mixed (murmur3's finaliser). */
-function maskKey(seed: number, sequence: number, module: string): number {
-  let h = (fnv1a(module) ^ Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul((sequence + 1) >>> 0, 0x85ebca77)) >>> 0;
+/** A 32-bit key from (seed, epoch, sequence, module), mixed (murmur3's finaliser). */
+function maskKey(seed: number, sequence: number, module: string, epoch: number): number {
+  let h = (fnv1a(module) ^ Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul((sequence + 1) >>> 0, 0x85ebca77) ^ Math.imul(epoch >>> 0, 0xc2b2ae3d)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
@@ -38,12 +38,12 @@ function maskKey(seed: number, sequence: number, module: string): number {
 
 /**
  * One sequence's dropout mask for one module: `count` values (T * in, row-major), each 0 with
- * probability p, else fround(1 / (1 - p)); a pure function of (p, seed, sequence, module).
+ * probability p, else fround(1 / (1 - p)); a pure function of (p, seed, sequence, module, epoch).
  */
-export function dropoutMask(p: number, seed: number, sequence: number, module: string, count: number): Float32Array {
+export function dropoutMask(p: number, seed: number, sequence: number, module: string, count: number, epoch = 0): Float32Array {
   const keep = Math.fround(1 / (1 - p));
   const out = new Float32Array(count);
-  let s = maskKey(seed, sequence, module);
+  let s = maskKey(seed, sequence, module, epoch);
   for (let i = 0; i < count; i++) {
     s = (s + 0x6d2b79f5) >>> 0; // mulberry32
     let t = Math.imul(s ^ (s >>> 15), s | 1);
@@ -89,7 +89,7 @@ export async function createLoraDropoutGradient(config: DecoderConfig, weights: 
     for (const [name, v] of params) out[name] = { dtype: 'float32', dims: paramShapes.get(name)!, data: v };
     for (const m of masks) {
       const data = new Float32Array(B * T * m.width);
-      if (dropout) batch.sequences.forEach((seq, r) => data.set(dropoutMask(p, seed, seq, m.module, T * m.width), r * T * m.width));
+      if (dropout) batch.sequences.forEach((seq, r) => data.set(dropoutMask(p, seed, seq, m.module, T * m.width, batch.epoch ?? 0), r * T * m.width));
       else data.fill(1);
       out[m.name] = float32([B, T, m.width], data);
     }

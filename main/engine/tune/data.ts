@@ -49,6 +49,8 @@ export interface TokenBatch {
   seqLen: number;
   /** Which sequences of the split (for tests and logs). */
   sequences: number[];
+  /** The sampler's epoch for a training batch (keys per-epoch randomness such as dropout masks); absent for held-out batches. */
+  epoch?: number;
 }
 
 export interface TokenDatasetOptions {
@@ -179,7 +181,7 @@ export class BatchSampler {
     if (this.cursor + this.batchSize > this.order.length) this.startEpoch(this.epoch + 1);
     const seqs = Array.from(this.order.subarray(this.cursor, this.cursor + this.batchSize));
     this.cursor += this.batchSize;
-    return this.dataset.batch('train', seqs);
+    return { ...this.dataset.batch('train', seqs), epoch: this.epoch };
   }
 
   state(): SamplerState {
