@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type IdpTraining, RECOVERY_METHODS, type RecoveryMethod } from '../engine/recover/adapter.ts';
 import type { MethodSpec } from '../engine/recover/method-trainers.ts';
+import { parsePrefixInit } from '../engine/recover/prefix-init.ts';
 import { parsePromptInit } from '../engine/recover/prompt-init.ts';
 import { tuneModel } from '../engine/recover/tune.ts';
 import { parseExecutionProvider } from '../engine/runtime/providers.ts';
@@ -26,7 +27,9 @@ function methodSpec(p: Parsed): MethodSpec {
   const method = requireString(p, 'method', 'tune') as RecoveryMethod;
   if (!RECOVERY_METHODS.includes(method)) throw new UsageError(`tune: --method must be one of ${RECOVERY_METHODS.join(', ')} (got '${method}')`);
   const int = (name: string, min: number) => optionalInt(p, name, 'tune', min);
-  const init = parsePromptInit((p.flags.init as string | undefined) ?? 'random');
+  const initFlag = p.flags.init as string | undefined;
+  // Prompt, IDP (and, as before, LoRA, which ignores it): random, vocab or text:<words>; prefix parses its own below.
+  const init = method === 'prefix' ? { kind: 'random' as const } : parsePromptInit(initFlag ?? 'random');
   if (method === 'lora') {
     const rank = int('rank', 0) ?? 8;
     if (rank === 0) throw new UsageError('tune: --rank must be >= 1 (LoRA rank 0 adds nothing to train)');
@@ -36,8 +39,15 @@ function methodSpec(p: Parsed): MethodSpec {
     return { method, rank, alpha: optionalNumber(p, 'alpha', 'tune', 0) ?? rank, targets, ...(dropout ? { dropout } : {}) };
   }
   const virtualTokens = int('virtual-tokens', 1) ?? 25;
+  if (method === 'prefix') {
+    // --init random (default) or text:<words> (the base's KV of the text; needs no --reparam).
+    const prefixInit = parsePrefixInit(initFlag ?? 'random', '--init');
+    return {
+      method, virtualTokens, reparam: Boolean(p.flags.reparam), ...(int('encoder-hidden', 1) ? { encoderHiddenSize: int('encoder-hidden', 1)! } : {}),
+      ...(prefixInit.kind !== 'random' ? { init: prefixInit } : {}),
+    };
+  }
   if (method === 'prompt') return { method, virtualTokens, init };
-  if (method === 'prefix') return { method, virtualTokens, reparam: Boolean(p.flags.reparam), ...(int('encoder-hidden', 1) ? { encoderHiddenSize: int('encoder-hidden', 1)! } : {}) };
   const training = (p.flags['idp-training'] as string | undefined) ?? 'joint-hard';
   if (training !== 'joint-hard' && training !== 'independent') throw new UsageError(`tune: --idp-training must be joint-hard or independent (got '${training}')`);
   return { method, virtualTokens, prompts: int('prompts', 1) ?? 4, selLayer: int('sel-layer', 0) ?? 0, training: training as IdpTraining, init };

@@ -51,7 +51,10 @@ export const recoverySchema = z.strictObject({
   seqLen: posInt.optional(),
   /** Training text (default: the model's calibration / training split). */
   data: z.string().min(1).optional(),
-  /** Method options passed to the recovery module (rank, alpha, numVirtualTokens, numPrompts...). */
+  /**
+   * Method options passed to the recovery module (rank, alpha, virtualTokens, prompts, reparam...;
+   * init: 'random' | 'vocab' | 'text:<words>' for prompt / IDP, 'random' | 'text:<words>' for prefix).
+   */
   options: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.array(z.string())])).optional(),
 });
 export type RecoverySpec = z.infer<typeof recoverySchema>;

@@ -29,7 +29,7 @@ const base = baseShapeOf(config, 'tiny-llama');
 const adapters: Adapter[] = [
   { method: 'lora', base, rank: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj'], weights: new Map([['model.layers.0.self_attn.q_proj', { A: normal(2 * 64, 1), B: normal(64 * 2, 2) }], ['model.layers.1.self_attn.v_proj', { A: normal(2 * 64, 3), B: normal(32 * 2, 4) }]]) },
   { method: 'prompt', base, numVirtualTokens: 3, init: { kind: 'text', text: 'the king' }, embeddings: normal(3 * 64, 5) },
-  { method: 'prefix', base, numVirtualTokens: 3, reparam: true, encoderHiddenSize: 16, kv: normal(3 * 2 * 2 * 32, 6) },
+  { method: 'prefix', base, numVirtualTokens: 3, reparam: false, encoderHiddenSize: null, init: { kind: 'text', text: 'the queen' }, kv: normal(3 * 2 * 2 * 32, 6) },
   { method: 'idp', base, numVirtualTokens: 3, numPrompts: 2, selLayer: 1, training: 'joint-hard', init: { kind: 'random' }, pool: normal(2 * 3 * 64, 7) },
 ];
 
@@ -62,6 +62,7 @@ for (const a of adapters) {
       const field = ({ prompt: 'embeddings', prefix: 'kv', idp: 'pool' } as Record<string, string>)[a.method]!;
       assert.deepEqual((back as unknown as Record<string, Float32Array>)[field], (a as unknown as Record<string, Float32Array>)[field]);
       assert.deepEqual(back.base, a.base);
+      assert.deepEqual((back as { init?: unknown }).init, (a as { init?: unknown }).init, 'the init round-trips through recall.json');
     }
     if (a.method === 'prefix') assert.deepEqual([cfg.token_dim, cfg.num_attention_heads, cfg.num_layers], [32, 2, 2], 'GQA prefix: token_dim = kv_heads * head_dim (PEFT #1901)');
   });

@@ -12,6 +12,7 @@ import { RecallError } from '../errors.ts';
 import type { AnalyzeJobConfig, CompressJobConfig, EvalJobConfig, TuneJobConfig } from '../jobs/job-context.ts';
 import { inspectModel } from '../models/folder.ts';
 import type { MethodSpec } from '../recover/method-trainers.ts';
+import { checkPrefixInit, parsePrefixInit } from '../recover/prefix-init.ts';
 import { parsePromptInit } from '../recover/prompt-init.ts';
 import type { ModelRecord, RunRecord } from '../store/index.ts';
 import { fileSha256, modelDataFile } from './model-registry.ts';
@@ -54,17 +55,26 @@ function describeCompression(s: CompressSpec): string {
 export function methodSpecOf(r: Pick<RecoverySpec, 'method' | 'options'>): MethodSpec {
   const o = r.options ?? {};
   const num = (k: string, d: number) => (typeof o[k] === 'number' ? o[k] : d);
-  const init = parsePromptInit(typeof o.init === 'string' ? o.init : 'random');
+  const initOption = typeof o.init === 'string' ? o.init : 'random';
   switch (r.method) {
     case 'lora': {
       const rank = num('rank', 8);
       return { method: 'lora', rank, alpha: num('alpha', rank), targets: Array.isArray(o.targets) ? o.targets : ['q_proj', 'v_proj'] };
     }
-    case 'prompt': return { method: 'prompt', virtualTokens: num('virtualTokens', 25), init };
-    case 'prefix': return { method: 'prefix', virtualTokens: num('virtualTokens', 25), reparam: o.reparam === true, ...(typeof o.encoderHiddenSize === 'number' ? { encoderHiddenSize: o.encoderHiddenSize } : {}) };
+    case 'prompt': return { method: 'prompt', virtualTokens: num('virtualTokens', 25), init: parsePromptInit(initOption) };
+    case 'prefix': {
+      // init random is the default and stays out of the spec, so a prefix step's fingerprint (and reuse) is as before.
+      const init = parsePrefixInit(initOption, 'options.init');
+      const spec: MethodSpec = {
+        method: 'prefix', virtualTokens: num('virtualTokens', 25), reparam: o.reparam === true, ...(typeof o.encoderHiddenSize === 'number' ? { encoderHiddenSize: o.encoderHiddenSize } : {}),
+        ...(init.kind !== 'random' ? { init } : {}),
+      };
+      checkPrefixInit(spec, 'options.init');
+      return spec;
+    }
     case 'idp': return {
       method: 'idp', virtualTokens: num('virtualTokens', 25), prompts: num('prompts', 4), selLayer: num('selLayer', 0),
-      training: o.training === 'independent' ? 'independent' : 'joint-hard', init,
+      training: o.training === 'independent' ? 'independent' : 'joint-hard', init: parsePromptInit(initOption),
     };
     default: throw new RecallError('E_INVALID_ARGUMENT', `method ${r.method} trains nothing`, { field: 'method' });
   }

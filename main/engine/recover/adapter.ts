@@ -36,6 +36,12 @@ export interface LoraAdapter {
 /** How a prompt was initialised (METHODS.md 2: random N(0,1), an init text, or the first n vocabulary rows). */
 export type PromptInit = { kind: 'random' } | { kind: 'text'; text: string } | { kind: 'vocab' };
 
+/**
+ * How a prefix was initialised: PEFT's random N(0, 1) Embedding, or the key/values the frozen
+ * base computes for an init text (repeated or cut to n tokens) at positions 0..n-1 (Li & Liang 2021).
+ */
+export type PrefixInit = Exclude<PromptInit, { kind: 'vocab' }>;
+
 export interface PromptAdapter {
   method: 'prompt';
   numVirtualTokens: number;
@@ -50,6 +56,8 @@ export interface PrefixAdapter {
   /** Trained through the reparameterisation MLP (folded into `kv` afterwards). */
   reparam: boolean;
   encoderHiddenSize: number | null;
+  /** The init it was trained from (recorded in recall.json; a PEFT folder without one reads as random). */
+  init: PrefixInit;
   /** PEFT's prefix rows [n, layers * 2 * kvHeads * headDim]: per row, layer-major, key then value, head, dim. */
   kv: Float32Array;
 }

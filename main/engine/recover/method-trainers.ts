@@ -3,7 +3,8 @@
 // gradients; the base's weights stay initializers no gradient reaches (METHODS.md 2).
 //   lora    LoRA A/B initializers on the target modules (PEFT init; graph-layers.ts)
 //   prompt  prompt_embeds [n, E], tiled over the batch
-//   prefix  past_key_values.{l}.key|value [kvHeads, n, headDim], tiled; or the MLP that makes them
+//   prefix  past_key_values.{l}.key|value [kvHeads, n, headDim], tiled; or the MLP that makes them;
+//           starts random (PEFT) or from the base's KV of an init text (prefix-init.ts)
 //   idp     the pool idp.prompt.{i} [n, E]; per batch one prompt is chosen (joint-hard) and
 //           only it gets a gradient; evaluation picks a prompt per sequence, as inference does
 import { ModelRunner, type Past } from '../models/runner.ts';
@@ -15,16 +16,17 @@ import type { TokenBatch } from '../tune/data.ts';
 import type { EvalResult, GradientResult } from '../tune/loop.ts';
 import { ModelGradient } from '../tune/model-gradient.ts';
 import type { Params } from '../tune/optimizer.ts';
-import type { AdapterParams, IdpTraining, PromptInit } from './adapter.ts';
+import type { AdapterParams, IdpTraining, PrefixInit, PromptInit } from './adapter.ts';
 import { IdpSelector, pickPrompt } from './idp-selector.ts';
 import { type KvDims, initPrefixMlp, normal, pastToRows, prefixMlpBackward, prefixMlpForward, rowsToPast } from './prefix-kv.ts';
+import { checkPrefixInit, initialPrefixPast } from './prefix-init.ts';
 import { createLoraDropoutGradient } from './lora-dropout.ts';
 import { initialPrompt } from './prompt-init.ts';
 
 export type MethodSpec =
   | { method: 'lora'; rank: number; alpha: number; targets: string[]; /** PEFT lora_dropout p in [0, 1); default 0. */ dropout?: number }
   | { method: 'prompt'; virtualTokens: number; init: PromptInit }
-  | { method: 'prefix'; virtualTokens: number; reparam: boolean; encoderHiddenSize?: number }
+  | { method: 'prefix'; virtualTokens: number; reparam: boolean; encoderHiddenSize?: number; /** Default random (PEFT's N(0, 1)); text needs reparam false. */ init?: PrefixInit }
   | { method: 'idp'; virtualTokens: number; prompts: number; selLayer: number; training: IdpTraining; init: PromptInit };
 
 export interface MethodTrainer {
@@ -81,24 +83,27 @@ export async function createMethodTrainer(spec: MethodSpec, folder: ModelFolder,
         adapter: () => ({ method: 'prompt', numVirtualTokens: n, init: spec.init, embeddings: Float32Array.from(mg.params.get('prompt_embeds')!) }),
       };
     }
-    case 'prefix': return prefixTrainer(spec, folder, o);
+    case 'prefix': return prefixTrainer(spec, folder, tokenizer, o);
     case 'idp': return idpTrainer(spec, folder, tokenizer, o);
   }
 }
 
-async function prefixTrainer(spec: Extract<MethodSpec, { method: 'prefix' }>, folder: ModelFolder, o: TrainerOptions): Promise<MethodTrainer> {
+async function prefixTrainer(spec: Extract<MethodSpec, { method: 'prefix' }>, folder: ModelFolder, tokenizer: Tokenizer, o: TrainerOptions): Promise<MethodTrainer> {
   const { config, weights } = folder;
   const n = spec.virtualTokens;
   const dims: KvDims = { layers: config.numLayers, kvHeads: config.numKvHeads, headDim: config.headDim, n };
   const d = dims.kvHeads * dims.headDim, width = dims.layers * 2 * d;
   const kvShape = [dims.kvHeads, n, dims.headDim];
-  // PEFT's prefix Embedding(n, layers*2*d) starts N(0, 1).
-  const initPast = rowsToPast(normal(n * width, o.seed), dims);
+  checkPrefixInit(spec);
+  const init: PrefixInit = spec.init ?? { kind: 'random' };
+  // random: PEFT's prefix Embedding(n, layers*2*d), N(0, 1); text: the base's KV of the init text.
+  // (With reparam these values only seed the graph's inputs; the MLP's output replaces them every step.)
+  const initPast = await initialPrefixPast(init, dims, config, weights, tokenizer, o.seed, graphSession(o));
   const mg = await ModelGradient.create(config, weights, {
     trainable: () => false, graph: { pastKeyValues: true }, virtualTokens: { kind: 'past', length: n }, ...graphSession(o),
     sharedInputs: [...initPast].map(([name, init]) => ({ name, shape: kvShape, init })),
   });
-  const base = { method: 'prefix' as const, numVirtualTokens: n, reparam: spec.reparam, encoderHiddenSize: spec.reparam ? spec.encoderHiddenSize ?? config.hiddenSize : null };
+  const base = { method: 'prefix' as const, numVirtualTokens: n, reparam: spec.reparam, encoderHiddenSize: spec.reparam ? spec.encoderHiddenSize ?? config.hiddenSize : null, init };
   if (!spec.reparam) {
     return {
       params: mg.params, paramShapes: mg.paramShapes, gradient: mg.gradient, evaluate: mg.evaluate, release: () => mg.release(),

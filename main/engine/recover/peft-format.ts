@@ -6,7 +6,8 @@
 //   adapter_model.safetensors    PEFT's tensor names: base_model.model.<module>.lora_A.weight [r, in],
 //                                .lora_B.weight [out, r]; prompt_embeddings [n, token_dim] (prompt);
 //                                prompt_embeddings [n, num_layers * 2 * token_dim] (prefix, folded)
-//   recall.json                  what PEFT does not record: the method, base shape, init, training
+//   recall.json                  what PEFT does not record: the method, base shape, init (prompt,
+//                                prefix, IDP), training
 // IDP (not a PEFT method) uses the same two files with peft_type "IDP": prompt_embeddings
 // [m * n, token_dim] (prompt i = rows i*n..i*n+n-1) and num_prompts, sel_layer, idp_training,
 // idp_selection in adapter_config.json. Prefix with GQA follows PEFT (#1901): token_dim =
@@ -137,7 +138,9 @@ export function readAdapter(dir: string): Adapter {
         if (c.prefix_projection === true && c.inference_mode === false) throw invalid(dir, 'prefix_projection', 'is true with inference_mode false: save the adapter from PEFT (which folds the projection) first');
         base.numKvHeads ??= kvHeads;
         base.headDim ??= kvDim / kvHeads;
-        return { method: 'prefix', base, numVirtualTokens: n, reparam: c.prefix_projection === true, encoderHiddenSize: (c.encoder_hidden_size as number | null) ?? null, kv: t.data };
+        // PEFT records no prefix init; Recall's recall.json does (random or text).
+        const prefixInit = init.kind === 'text' ? init : { kind: 'random' as const };
+        return { method: 'prefix', base, numVirtualTokens: n, reparam: c.prefix_projection === true, encoderHiddenSize: (c.encoder_hidden_size as number | null) ?? null, init: prefixInit, kv: t.data };
       }
       case 'IDP': {
         const n = num(dir, c, 'num_virtual_tokens'), m = num(dir, c, 'num_prompts');

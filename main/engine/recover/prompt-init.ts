@@ -17,6 +17,13 @@ export function parsePromptInit(s: string): PromptInit {
   throw new RecallError('E_INVALID_ARGUMENT', `--init must be random, vocab or text:<init text> (got '${s}')`, { field: 'init', value: s });
 }
 
+/** An init text's token ids (no special tokens), repeated then cut to n (PEFT's TEXT init; prefix-init.ts too). */
+export function initTextTokens(text: string, n: number, tokenizer: Tokenizer): number[] {
+  const tokens = tokenizer.encode(text, { addSpecialTokens: false });
+  if (tokens.length === 0) throw new RecallError('E_INVALID_ARGUMENT', `--init text '${text}' has no tokens`, { field: 'init' });
+  return Array.from({ length: n }, (_, i) => tokens[i % tokens.length]!); // repeated, then cut to n
+}
+
 /** P [n, tokenDim] for one prompt; `seed` draws the random init. */
 export function initialPrompt(init: PromptInit, n: number, config: DecoderConfig, weights: WeightSource, tokenizer: Tokenizer, seed: number): Float32Array {
   const E = config.wordEmbedProjDim;
@@ -26,9 +33,7 @@ export function initialPrompt(init: PromptInit, n: number, config: DecoderConfig
     if (n > config.vocabSize) throw new RecallError('E_INVALID_ARGUMENT', `--init vocab needs ${n} vocabulary rows; the vocabulary has ${config.vocabSize}`, { field: 'init' });
     ids = Array.from({ length: n }, (_, i) => i);
   } else {
-    const tokens = tokenizer.encode(init.text, { addSpecialTokens: false });
-    if (tokens.length === 0) throw new RecallError('E_INVALID_ARGUMENT', `--init text '${init.text}' has no tokens`, { field: 'init' });
-    ids = Array.from({ length: n }, (_, i) => tokens[i % tokens.length]!); // repeated, then cut to n
+    ids = initTextTokens(init.text, n, tokenizer);
   }
   const table = weights.readFloat32(embeddingName(config));
   const out = new Float32Array(n * E);

@@ -16,6 +16,7 @@ import { tokenizeCorpus } from '../tune/train-model.ts';
 import { type Adapter, baseShapeOf, moduleDims, positiveInt } from './adapter.ts';
 import { type MethodSpec, type MethodTrainer, createMethodTrainer } from './method-trainers.ts';
 import { mergeLora } from './merge-lora.ts';
+import { checkPrefixInit } from './prefix-init.ts';
 import { writeAdapter } from './peft-format.ts';
 
 export interface TuneOptions {
@@ -75,6 +76,7 @@ export function checkSpec(spec: MethodSpec, folder: ModelFolder, seqLen: number)
   if (n + seqLen > config.maxPositions) {
     throw new RecallError('E_INVALID_ARGUMENT', `a prompt of ${n} virtual tokens plus sequences of ${seqLen} tokens is longer than the model's context (${config.maxPositions}); lower --virtual-tokens or --seq-len`, { field: 'virtualTokens', value: n });
   }
+  if (spec.method === 'prefix') checkPrefixInit(spec);
   if (spec.method === 'idp') {
     positiveInt('prompts', spec.prompts);
     if (!(spec.selLayer >= 0 && spec.selLayer < config.numLayers && Number.isInteger(spec.selLayer))) {
