@@ -19,6 +19,7 @@
 // --models tiny,demo,25m, --batch B (8), --seq T (128), --checkpoint (Recall recomputes each
 // decoder layer in the backward pass: ModelGradient's checkpointLayers). `node --import tsx bench/train-step.ts`
 // runs it without bench/run.ts.
+import { mulberry32 } from '../main/engine/random.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -77,13 +78,7 @@ async function writeRandomModel(dir: string, s: Shape, maxPositions: number): Pr
 
 /** B rows of T + 1 random ids in [3, vocab): inputs are the first T, labels the last T. */
 function tokenBatch(B: number, T: number, vocab: number, seed: number): { inputs: number[][]; labels: number[][] } {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const rows = Array.from({ length: B }, () => Array.from({ length: T + 1 }, () => 3 + Math.floor(next() * (vocab - 3))));
   return { inputs: rows.map((r) => r.slice(0, T)), labels: rows.map((r) => r.slice(1)) };
 }

@@ -1,7 +1,9 @@
 // A seeded random source for the demo corpus. The corpus is committed and must regenerate
 // byte for byte from its seed on any machine, so nothing here touches Math.random.
-// mulberry32 (Tommy Ettinger's 32-bit generator) is small, fast and good enough for
-// shuffling sentences; it is not meant for statistics.
+// It draws from the engine's mulberry32 (main/engine/random.ts), good enough for shuffling
+// sentences; it is not meant for statistics.
+
+import { mulberry32 } from '../../main/engine/random.ts';
 
 export interface Rng {
   /** Uniform in [0, 1). */
@@ -15,18 +17,6 @@ export interface Rng {
   sample<T>(items: readonly T[], k: number): T[];
   /** An independent stream, so adding draws to one part of the recipe leaves the others unchanged. */
   fork(label: string): Rng;
-}
-
-/** mulberry32: one 32-bit state word, period 2^32. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** FNV-1a of a label, to derive a sub-stream seed from a parent seed and a name. */

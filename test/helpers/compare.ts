@@ -1,5 +1,6 @@
 // Numeric comparison for oracle tests (llm.c's habit): on failure, print the first
 // mismatches with their indices and the max absolute and relative difference.
+import { Mulberry32 } from '../../main/engine/random.ts';
 import assert from 'node:assert/strict';
 
 export interface CloseOptions {
@@ -48,14 +49,8 @@ export function assertClose(actual: ArrayLike<number | bigint>, expected: ArrayL
 
 /** Deterministic pseudo-random floats in [-scale, scale) (mulberry32), for test inputs. */
 export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
+  const rng = new Mulberry32(seed);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
+  for (let i = 0; i < n; i++) out[i] = (rng.next() * 2 - 1) * scale;
   return out;
 }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { RecallError } from '../errors.ts';
 import type { Tokenizer } from '../models/tokenizer.ts';
 import { tokenizeCorpus } from '../tune/train-model.ts';
+import { mulberry32 } from '../random.ts';
 
 export interface CalibrationOptions {
   file: string;
@@ -26,15 +27,6 @@ export interface Calibration {
   seed: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function readTokenLines(file: string, text: string): Int32Array {
   const out: number[] = [];

@@ -1,17 +1,12 @@
 // Seeded randomness for evaluation: the --limit subset, few-shot examples and bootstrap
 // resamples are reproducible from a seed (mulberry32: 32-bit state, uniform in [0, 1)).
 
+import { mulberry32 } from '../random.ts';
+
 export type Rng = () => number;
 
 export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** A 32-bit seed from a seed and labels (task name, item index), so streams do not overlap. */

@@ -4,6 +4,7 @@
 
 import { type GraphBuilder } from '../onnx/builder.ts';
 import { bytesOf, toFloat16 } from '../onnx/dtypes.ts';
+import { Mulberry32 } from '../random.ts';
 import type { WeightSource } from './types.ts';
 import { FLOAT_MIN, type GraphOptions, type PackedLinear } from './graph-options.ts';
 
@@ -85,15 +86,10 @@ export function transposeChunks(w: Float32Array, rows: number, cols: number, emi
 
 /** Kaiming-uniform(a = sqrt 5) as torch.nn.init does for Linear: bound = 1 / sqrt(fan_in). */
 function kaimingUniform(n: number, fanIn: number, seed: number): Float32Array {
-  let s = seed >>> 0;
+  const rng = new Mulberry32(seed);
   const out = new Float32Array(n);
   const bound = 1 / Math.sqrt(fanIn);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * bound;
-  }
+  for (let i = 0; i < n; i++) out[i] = (rng.next() * 2 - 1) * bound;
   return out;
 }
 

@@ -1,18 +1,14 @@
 // Fresh weights for a model trained from scratch (the demo model): normal(0, std) for
 // matrices as transformers' initializer_range does (0.02 by default), ones for RMSNorm.
+import { Mulberry32 } from '../random.ts';
 import { MemoryWeights } from './memory-weights.ts';
 import { expectedTensors } from './tensor-layout.ts';
 import type { DecoderConfig } from './types.ts';
 
 /** Standard normal draws from a seeded mulberry32 stream via Box-Muller. */
 function normals(n: number, seed: number, std: number): Float32Array {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const rng = new Mulberry32(seed);
+  const uniform = () => (rng.nextUint32() + 0.5) / 4294967296;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(uniform())), a = 2 * Math.PI * uniform();

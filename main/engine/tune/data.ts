@@ -7,37 +7,9 @@
 // and a state {epoch, cursor, rngState} that restores the exact batch order on resume.
 import { existsSync, readFileSync } from 'node:fs';
 import { RecallError } from '../errors.ts';
+import { Mulberry32 } from '../random.ts';
 
-/** mulberry32 (Tommy Ettinger's 32-bit generator): tiny, fast, and its whole state is one uint32. */
-export class Mulberry32 {
-  private s: number;
-
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-
-  /** A uint32. */
-  nextUint32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    return this.nextUint32() / 4294967296;
-  }
-
-  get state(): number {
-    return this.s;
-  }
-
-  set state(s: number) {
-    this.s = s >>> 0;
-  }
-}
+export { Mulberry32 };
 
 export type Split = 'train' | 'heldOut';
 
