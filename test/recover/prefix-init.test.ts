@@ -6,20 +6,23 @@
 //   the saved adapter loaded by LanguageModel, and the training graph's loss;
 // - init random stays bit-identical (omitted or given, the same adapter bytes);
 // - bad input (empty text, vocab, text with reparam) gives one clear error naming the field,
-//   from the engine, the experiment options and the CLI.
+//   from the engine, the experiment options and the CLI;
+// - on the demo model compressed by GPTQ 2-bit (when native-models/demo-model exists), 20 steps
+//   from a text init end at a lower training and held-out loss than 20 steps from random.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { compressModel } from '../../main/engine/compress/compress-model.ts';
 import { isRecallError } from '../../main/engine/errors.ts';
 import { methodSpecOf } from '../../main/engine/experiments/step-inputs.ts';
 import { loadModelFolder } from '../../main/engine/models/folder.ts';
 import { LanguageModel } from '../../main/engine/models/language-model.ts';
 import type { Past } from '../../main/engine/models/runner.ts';
 import { Tokenizer } from '../../main/engine/models/tokenizer.ts';
-import { baseShapeOf } from '../../main/engine/recover/adapter.ts';
+import { type PrefixInit, baseShapeOf } from '../../main/engine/recover/adapter.ts';
 import { createMethodTrainer, type MethodSpec } from '../../main/engine/recover/method-trainers.ts';
 import { openAdapter } from '../../main/engine/recover/model-adapter.ts';
 import { writeAdapter } from '../../main/engine/recover/peft-format.ts';
@@ -198,3 +201,27 @@ test('recall tune --method prefix --init text:...: trains, records the init; bad
   assert.match(reparam.stderr, /init text:<words> needs reparam off/);
   assert.equal(reparam.stderr.trim().split('\n').length, 1, 'one line');
 });
+
+const DEMO = fileURLToPath(new URL('../../native-models/demo-model', import.meta.url));
+const DEMO_DATA = fileURLToPath(new URL('../../native-models/demo', import.meta.url));
+if (existsSync(join(DEMO, 'model.safetensors')) && existsSync(join(DEMO_DATA, 'train.txt'))) {
+  test('demo model, GPTQ 2-bit: 20 steps from a text init end lower than 20 steps from random', async () => {
+    // Measured (seeds 0-4, lr 3e-2, n 8): last-5-step training loss text 0.85-0.95 vs random 0.99-1.25;
+    // held-out 0.87-0.91 vs 1.05-1.16 (the compressed model without a prefix: 0.84, dense 0.52).
+    const compressed = join(tmp, 'demo-gptq2');
+    assert.equal((await compressModel({ model: DEMO, out: compressed, spec: { method: 'gptq', bits: 2, groupSize: 32 }, calib: join(DEMO_DATA, 'calibration.txt'), nsamples: 32, seqlen: 64, seed: 0, threads: 2 })).status, 'completed');
+    const data = join(tmp, 'demo-train.txt');
+    writeFileSync(data, readFileSync(join(DEMO_DATA, 'train.txt'), 'utf8').slice(0, 40000));
+    const run = async (init: PrefixInit, label: string) => {
+      const r = await tuneModel({ model: compressed, data, out: join(tmp, `demo-${label}`), method: { method: 'prefix', virtualTokens: 8, reparam: false, init }, steps: 20, lr: 3e-2, seqLen: 64, batchSize: 4, threads: 2, seed: 0, evalEvery: 1000, checkpointEvery: 1000 });
+      const last = r.runs[0]!.lossHistory.slice(-5);
+      return { train: last.reduce((s, x) => s + x.loss, 0) / last.length, heldOut: r.heldOut.after! };
+    };
+    const random = await run({ kind: 'random' }, 'random');
+    const text = await run({ kind: 'text', text: 'Question: In which year was the city founded? Answer:' }, 'text');
+    assert.ok(text.train < random.train - 0.05, `mean training loss of the last 5 steps: text ${text.train} vs random ${random.train}`);
+    assert.ok(text.heldOut < random.heldOut - 0.05, `held-out: text ${text.heldOut} vs random ${random.heldOut}`);
+  });
+} else {
+  test('demo model: skipped because native-models/demo-model has no model.safetensors yet', { skip: true }, () => {});
+}
