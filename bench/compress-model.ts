@@ -5,17 +5,18 @@
 // command function) in a fresh child process. Printed: peak RSS (VmHWM) above the child's baseline
 // (after ORT and the CLI are loaded) divided by the model's weight bytes, and seconds.
 // Measured (2 cores, busy machine), GPTQ 4-bit g128, 32 x 128 calibration tokens:
-//   29m (8 layers, 112 MB):        peak 290 MB above baseline = 2.60x weight bytes, 27 s
-//   104m-deep (32 layers, 400 MB): peak 285 MB above baseline = 0.71x weight bytes, 89 s
+//   29m (8 layers, 112 MB):        peak 270-290 MB above baseline = 2.4-2.6x weight bytes, 27 s
+//   104m-deep (32 layers, 400 MB): peak 285-288 MB above baseline = 0.71-0.72x weight bytes, 70-89 s
+//   24 more layers add 18 MB to the peak: 0.06x the added weight bytes.
 // The peak does not grow with depth: nothing proportional to the model is held (the driver
 // streams the dense weights to a file in its state folder, opens one layer's cut at a time,
 // and checkpoints each finished layer to disk; the output is written from the checkpoints).
-// What remains is per layer: ORT's session (weights, pre-packed copies, arena), the layer's
-// Hessians and compressed weights, the solver's float64 working copies, and garbage the
-// allocator keeps; on the 8-layer model one layer is 1/8 of the weights, so the ratio is
-// high there, and 1.2x is met at LLaMA's depth. (Before: 4.9x on 29m, the dense graph and
-// every compressed copy held to the end.)
-// Options: --size 29m|80m|104m-deep, --nsamples N (default 32), --seqlen T (default 128), --threads T (ORT).
+// What remains is a fixed cost per run: ORT's layer session (weights, pre-packed copies,
+// arena), the layer's Hessians and compressed weights, the solver's float64 working copies and
+// worker threads, and freed memory the allocator keeps. On the 8-layer model one layer is 1/8
+// of the weights, so the ratio is high there; at LLaMA's depth the 1.2x target is met.
+// (Before: 4.9x on 29m, the dense graph and every compressed copy held to the end.)
+// Options: --size NAME[,NAME] (29m, 80m, 104m-deep; default 29m,104m-deep), --nsamples N (default 32), --seqlen T (default 128), --threads T (ORT).
 // Also runnable directly: node --import tsx bench/compress-model.ts [options].
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,27 +48,37 @@ async function child(argv: string[]): Promise<ChildResult> {
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
 export const bench: Bench = {
-  description: 'whole-model GPTQ 4-bit g128 from the CLI (random ~29M/80M LLaMA): peak RSS above baseline / weight bytes, seconds',
+  description: 'whole-model GPTQ 4-bit g128 from the CLI (random LLaMAs, 8 and 32 layers of the same shape): peak RSS above baseline / weight bytes, growth per layer, seconds',
   async run(args) {
-    const sizeName = stringOption(args, 'size', '29m');
-    const size = SIZES[sizeName as keyof typeof SIZES];
-    if (!size) throw new Error(`--size must be one of ${Object.keys(SIZES).join(', ')}`);
+    const sizeNames = stringOption(args, 'size', '29m,104m-deep').split(',');
+    for (const n of sizeNames) if (!(n in SIZES)) throw new Error(`--size must be one or more of ${Object.keys(SIZES).join(', ')} (comma-separated)`);
     const nsamples = stringOption(args, 'nsamples', '32'), seqlen = stringOption(args, 'seqlen', '128'), threads = stringOption(args, 'threads', '2');
-    const tmp = mkdtempSync(join(tmpdir(), 'recall-bench-compress-model-'));
-    try {
-      const dense = join(tmp, 'dense');
-      const weightBytes = writeRandomModel(dense, size);
-      const argv = ['compress', '--model', dense, '--method', 'gptq', '--bits', '4', '--group-size', '128', '--calib', CALIB,
-        '--nsamples', nsamples, '--seqlen', seqlen, '--threads', threads, '--json', '--out', join(tmp, 'gptq')];
-      const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', JSON.stringify(argv)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
-      if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr.slice(-2000)}`);
-      const c = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ChildResult;
-      if (c.exitCode !== 0) throw new Error(`recall compress exited ${c.exitCode}: ${r.stdout.slice(-2000)}`);
-      const above = c.peakRss - c.baselineRss;
-      console.log(`compress-model ${sizeName} (${(weightBytes / 4 / 1e6).toFixed(1)}M params, ${mb(weightBytes)} float32), GPTQ 4-bit g128, ${nsamples} x ${seqlen} calibration tokens, ORT threads ${threads}`);
-      console.log(`  peak RSS above baseline ${mb(above)} (baseline ${mb(c.baselineRss)}) = ${(above / weightBytes).toFixed(2)} x weight bytes; ${c.seconds.toFixed(1)} s`);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
+    const peaks: { name: string; layers: number; above: number; weightBytes: number }[] = [];
+    for (const sizeName of sizeNames) {
+      const size = SIZES[sizeName as keyof typeof SIZES];
+      const tmp = mkdtempSync(join(tmpdir(), 'recall-bench-compress-model-'));
+      try {
+        const dense = join(tmp, 'dense');
+        const weightBytes = writeRandomModel(dense, size);
+        const argv = ['compress', '--model', dense, '--method', 'gptq', '--bits', '4', '--group-size', '128', '--calib', CALIB,
+          '--nsamples', nsamples, '--seqlen', seqlen, '--threads', threads, '--json', '--out', join(tmp, 'gptq')];
+        const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', JSON.stringify(argv)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
+        if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr.slice(-2000)}`);
+        const c = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ChildResult;
+        if (c.exitCode !== 0) throw new Error(`recall compress exited ${c.exitCode}: ${r.stdout.slice(-2000)}`);
+        const above = c.peakRss - c.baselineRss;
+        peaks.push({ name: sizeName, layers: size.layers, above, weightBytes });
+        console.log(`compress-model ${sizeName} (${(weightBytes / 4 / 1e6).toFixed(1)}M params, ${size.layers} layers, ${mb(weightBytes)} float32), GPTQ 4-bit g128, ${nsamples} x ${seqlen} calibration tokens, ORT threads ${threads}`);
+        console.log(`  peak RSS above baseline ${mb(above)} (baseline ${mb(c.baselineRss)}) = ${(above / weightBytes).toFixed(2)} x weight bytes; ${c.seconds.toFixed(1)} s`);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    }
+    // Same layer shapes at two depths: what the peak gains per extra layer is what the run holds per layer of the model.
+    const [a, b] = peaks;
+    if (a && b && a.layers !== b.layers && SIZES[a.name as keyof typeof SIZES].hidden === SIZES[b.name as keyof typeof SIZES].hidden) {
+      const perLayerBytes = (b.weightBytes - a.weightBytes) / (b.layers - a.layers);
+      console.log(`  ${a.name} -> ${b.name}: the peak grows ${mb(b.above - a.above)} for ${b.layers - a.layers} more layers (${mb(perLayerBytes)} of weights each) = ${((b.above - a.above) / (b.weightBytes - a.weightBytes)).toFixed(2)} x the added weight bytes`);
     }
   },
 };
