@@ -54,6 +54,8 @@ export const recoverySchema = z.strictObject({
   /**
    * Method options passed to the recovery module (rank, alpha, virtualTokens, prompts, reparam...;
    * init: 'random' | 'vocab' | 'text:<words>' for prompt / IDP, 'random' | 'text:<words>' for prefix).
+   * Checked per method when the experiment is planned (experiments/step-inputs.ts METHOD_OPTIONS):
+   * an option the method does not take, or a value of the wrong type, is refused by name.
    */
   options: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.array(z.string())])).optional(),
 });

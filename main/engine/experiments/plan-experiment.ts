@@ -90,38 +90,42 @@ export async function createExperiment(store: Store, dataDir: string, spec: Expe
     return { run, key };
   };
 
-  for (const model of models) {
-    for (const seed of spec.seeds) {
-      const prefix = `${model.name}/seed${seed}`;
-      const variants: { run?: RunRecord; key?: string; compression: string; recovery: string }[] = [];
-      for (const c of spec.compressions) {
-        if (c.method === 'none') { variants.push({ compression: c.name, recovery: 'none' }); continue; }
-        const s = compressStep(model, c, spec.calibration ?? {}, seed);
-        variants.push({ ...add(s, `${prefix}/${c.name}`, []), compression: c.name, recovery: 'none' });
-      }
-      for (const r of spec.recoveries.filter((x) => x.method !== 'none')) {
-        for (const v of variants.filter((x) => x.recovery === 'none' && (x.run || spec.recoverDense))) {
-          const s = tuneStep(model, v.run, { ...r, name: `${v.compression}+${r.name}` }, seed);
-          variants.push({ ...add(s, `${prefix}/${v.compression}+${r.name}`, v.key ? [v.key] : []), compression: v.compression, recovery: r.name });
+  // Planning creates the steps' runs as it goes; a step that cannot be planned (bad options, a
+  // missing file) rolls all of them back, so a refused spec leaves no orphan queued runs.
+  const run = store.transaction(() => {
+    for (const model of models) {
+      for (const seed of spec.seeds) {
+        const prefix = `${model.name}/seed${seed}`;
+        const variants: { run?: RunRecord; key?: string; compression: string; recovery: string }[] = [];
+        for (const c of spec.compressions) {
+          if (c.method === 'none') { variants.push({ compression: c.name, recovery: 'none' }); continue; }
+          const s = compressStep(model, c, spec.calibration ?? {}, seed);
+          variants.push({ ...add(s, `${prefix}/${c.name}`, []), compression: c.name, recovery: 'none' });
         }
-      }
-      for (const v of variants) {
-        const label = v.recovery === 'none' ? v.compression : `${v.compression}+${v.recovery}`;
-        const s = evalStep(model, v.run, tasks, spec.eval ?? {}, dataDirs, EVAL_SEED, `eval ${label}`);
-        add(s, `${prefix}/${label}/eval`, v.key ? [v.key] : [], { model: model.name, compression: v.compression, recovery: v.recovery, seed });
-        // IDP variants too: the analysis picks a prompt per input as IDP does (analysis/analyze.ts).
-        if (spec.analyze !== false && v.run) {
-          const a = spec.analyze ?? {};
-          const inputs = a.texts ? { texts: a.texts } : { task: a.task ?? tasks[0]! };
-          add(analyzeStep(model, v.run, { ...inputs, limit: a.limit ?? 16, maxTokens: a.maxTokens, cka: a.cka }, dataDirs, `analyze ${label}`), `${prefix}/${label}/analyze`, [v.key!]);
+        for (const r of spec.recoveries.filter((x) => x.method !== 'none')) {
+          for (const v of variants.filter((x) => x.recovery === 'none' && (x.run || spec.recoverDense))) {
+            const s = tuneStep(model, v.run, { ...r, name: `${v.compression}+${r.name}` }, seed);
+            variants.push({ ...add(s, `${prefix}/${v.compression}+${r.name}`, v.key ? [v.key] : []), compression: v.compression, recovery: r.name });
+          }
+        }
+        for (const v of variants) {
+          const label = v.recovery === 'none' ? v.compression : `${v.compression}+${v.recovery}`;
+          const s = evalStep(model, v.run, tasks, spec.eval ?? {}, dataDirs, EVAL_SEED, `eval ${label}`);
+          add(s, `${prefix}/${label}/eval`, v.key ? [v.key] : [], { model: model.name, compression: v.compression, recovery: v.recovery, seed });
+          // IDP variants too: the analysis picks a prompt per input as IDP does (analysis/analyze.ts).
+          if (spec.analyze !== false && v.run) {
+            const a = spec.analyze ?? {};
+            const inputs = a.texts ? { texts: a.texts } : { task: a.task ?? tasks[0]! };
+            add(analyzeStep(model, v.run, { ...inputs, limit: a.limit ?? 16, maxTokens: a.maxTokens, cka: a.cka }, dataDirs, `analyze ${label}`), `${prefix}/${label}/analyze`, [v.key!]);
+          }
         }
       }
     }
-  }
-  const run = store.runs.create({
-    kind: 'experiment', name: spec.name, modelId: models[0]!.id, config: { spec }, versions: runVersions(o.executionProvider),
-    // Every experiment run is its own record (its steps carry the reuse); the fingerprint is unique.
-    fingerprint: fingerprint({ spec, createdAt: Date.now(), nonce: Math.random() }),
+    return store.runs.create({
+      kind: 'experiment', name: spec.name, modelId: models[0]!.id, config: { spec }, versions: runVersions(o.executionProvider),
+      // Every experiment run is its own record (its steps carry the reuse); the fingerprint is unique.
+      fingerprint: fingerprint({ spec, createdAt: Date.now(), nonce: Math.random() }),
+    });
   });
   const plan: ExperimentPlan = { format: 'recall-experiment/1', spec, tasks, steps };
   mkdirSync(runDir(dataDir, run.id), { recursive: true });

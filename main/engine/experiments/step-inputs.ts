@@ -51,15 +51,45 @@ function describeCompression(s: CompressSpec): string {
   return s.bits !== undefined && s.sparsity === undefined ? `${s.method}-${s.bits}bit` : `${s.method}-${Math.round((s.sparsity ?? 0) * 100)}`;
 }
 
-/** A recovery's options with the recovery module's defaults filled in (METHODS.md 2). */
+type OptionKind = 'int' | 'number' | 'boolean' | 'string' | 'strings';
+/** The options each recovery method reads, and their types: anything else is refused by name. */
+const METHOD_OPTIONS: Readonly<Record<RecoverySpec['method'], Readonly<Record<string, OptionKind>>>> = {
+  lora: { rank: 'int', alpha: 'number', targets: 'strings', dropout: 'number' },
+  prompt: { virtualTokens: 'int', init: 'string' },
+  prefix: { virtualTokens: 'int', reparam: 'boolean', encoderHiddenSize: 'int', init: 'string' },
+  idp: { virtualTokens: 'int', prompts: 'int', selLayer: 'int', training: 'string', init: 'string' },
+  none: {},
+};
+
+function checkMethodOptions(method: RecoverySpec['method'], o: NonNullable<RecoverySpec['options']>): void {
+  const allowed = METHOD_OPTIONS[method];
+  for (const [k, v] of Object.entries(o)) {
+    const kind = allowed[k];
+    const field = `options.${k}`;
+    if (!kind) throw new RecallError('E_INVALID_ARGUMENT', `${field}: ${method} has no option '${k}'${Object.keys(allowed).length ? ` (it takes ${Object.keys(allowed).join(', ')})` : ''}`, { field, value: v });
+    const ok = kind === 'int' ? Number.isInteger(v) && (v as number) > 0
+      : kind === 'number' ? typeof v === 'number' && Number.isFinite(v)
+        : kind === 'boolean' ? typeof v === 'boolean'
+          : kind === 'string' ? typeof v === 'string'
+            : Array.isArray(v) && v.length > 0;
+    const expected = { int: 'a positive integer', number: 'a number', boolean: 'true or false', string: 'a string', strings: 'a non-empty list of names' }[kind];
+    if (!ok) throw new RecallError('E_INVALID_ARGUMENT', `${field} must be ${expected} (got ${JSON.stringify(v)})`, { field, value: v });
+  }
+  if (method === 'lora' && typeof o.dropout === 'number' && !(o.dropout >= 0 && o.dropout < 1)) throw new RecallError('E_INVALID_ARGUMENT', `options.dropout must be in [0, 1) (got ${o.dropout})`, { field: 'options.dropout', value: o.dropout });
+  if (method === 'idp' && o.training !== undefined && o.training !== 'joint-hard' && o.training !== 'independent') throw new RecallError('E_INVALID_ARGUMENT', `options.training must be joint-hard or independent (got ${JSON.stringify(o.training)})`, { field: 'options.training', value: o.training });
+}
+
+/** A recovery's options, checked against what its method takes, with the recovery module's defaults filled in (METHODS.md 2). */
 export function methodSpecOf(r: Pick<RecoverySpec, 'method' | 'options'>): MethodSpec {
   const o = r.options ?? {};
+  checkMethodOptions(r.method, o);
   const num = (k: string, d: number) => (typeof o[k] === 'number' ? o[k] : d);
   const initOption = typeof o.init === 'string' ? o.init : 'random';
   switch (r.method) {
     case 'lora': {
       const rank = num('rank', 8);
-      return { method: 'lora', rank, alpha: num('alpha', rank), targets: Array.isArray(o.targets) ? o.targets : ['q_proj', 'v_proj'] };
+      // dropout 0 (the default) stays out of the spec, so a LoRA step's fingerprint (and reuse) is as before.
+      return { method: 'lora', rank, alpha: num('alpha', rank), targets: Array.isArray(o.targets) ? o.targets : ['q_proj', 'v_proj'], ...(num('dropout', 0) > 0 ? { dropout: num('dropout', 0) } : {}) };
     }
     case 'prompt': return { method: 'prompt', virtualTokens: num('virtualTokens', 25), init: parsePromptInit(initOption) };
     case 'prefix': {

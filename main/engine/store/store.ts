@@ -30,6 +30,8 @@ export interface Store {
   readonly trainingCurves: TrainingCurvesRepository;
   readonly similarity: SimilarityRepository;
   readonly artifacts: ArtifactsRepository;
+  /** Runs `fn` in one transaction (nested calls become savepoints): all of its writes, or none if it throws. */
+  transaction<T>(fn: () => T): T;
   close(): void;
 }
 
@@ -70,6 +72,7 @@ export function openStore(file: string, options: OpenStoreOptions = {}): Store {
     trainingCurves: new TrainingCurvesRepository(db),
     similarity: new SimilarityRepository(db),
     artifacts: new ArtifactsRepository(db),
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => db.close(),
   };
 }
