@@ -1,16 +1,17 @@
 // GPTQ (Frantar et al. 2022; docs/METHODS.md 1.3) and round-to-nearest, as pure functions:
 // a float32 weight [rows, cols] and its float64 Hessian [cols, cols] in, codes and fake-quant out.
 //
-// Rows are independent inside a block, so the column loop runs row by row on a copy of the row's
-// block (it stays in L1), and the lazy update of the remaining columns is one tiled product; both
-// are in block-kernels.ts, split over threads by row ranges (solver-pool.ts, bit-identical).
+// Rows are independent inside a block, so the column loop runs four rows at a time on a copy of
+// their block (it stays in L1), and the lazy update of the remaining columns is one tiled product;
+// both are in block-kernels.ts, split over threads by row ranges (solver-pool.ts, bit-identical),
+// as is the Hessian preparation (linalg.ts, by columns).
 // Group fits follow GPTQ's gptq.py exactly: the quantizer of a group starting inside a block is fit
 // on W as it stood when the block began (gptq.py fits on W while the loop updates its clone W1).
 import { RecallError } from '../errors.ts';
 import type { BlockJob } from './block-kernels.ts';
 import { type SolverOptions, checkSolverInputs, prepareLayer, unpermuteColumns } from './hessian-solver.ts';
 import { type GroupQuantized, type QuantConfig, checkQuantConfig, fitQuantParams, groupCount, maxCode, quantizeCode } from './quantizer.ts';
-import { allocator, runBlocks, solverThreads } from './solver-pool.ts';
+import { allocator, prepTeams, prestartWorkers, runBlocks, solverThreads } from './solver-pool.ts';
 
 export interface GptqOptions extends QuantConfig, SolverOptions {
   /** AutoGPTQ's static_groups: fit every group on the (dead-zeroed) weight before the loop, by original column. */
@@ -77,6 +78,8 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, h: Flo
   const staticGroups = (opts.staticGroups ?? false) && g !== -1;
   const nG = groupCount(cols, g);
   const threads = solverThreads(opts.threads, rows, cols);
+  // Workers load while this thread fits and prepares (they join the preparation once up).
+  if (threads > 1) prestartWorkers(threads - 1);
   const alloc = allocator(threads > 1);
   const scales = alloc.f32(nG * rows), zeros = alloc.u8(nG * rows);
 
@@ -87,7 +90,7 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, h: Flo
       scales[r] = p.scale; zeros[r] = p.zero;
     }
   }
-  const prep = prepareLayer(w, rows, cols, h, percDamp, opts, alloc.f64);
+  const prep = prepareLayer(w, rows, cols, h, percDamp, opts, alloc.f64, prepTeams(threads));
   const { w: wp, u, perm } = prep;
   if (staticGroups) {
     // AutoGPTQ static_groups: groups of original columns of the dead-zeroed W, fit before permuting.

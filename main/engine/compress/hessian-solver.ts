@@ -2,7 +2,7 @@
 // (dead columns, optional act-order permutation, damping, U = chol(inverse(H)) upper) and the
 // lazy block update W[:, i2:] -= Err1 @ U[i1:i2, i2:], the one product that dominates the time.
 import { RecallError } from '../errors.ts';
-import { dampDiagonal, upperCholeskyOfInverse } from './linalg.ts';
+import { type PrepArrays, type PrepTeam, dampDiagonal, subRow1, subRows4, upperCholeskyOfInverse } from './linalg.ts';
 
 export const DEFAULT_BLOCK_SIZE = 128;
 export const DEFAULT_PERC_DAMP = 0.01;
@@ -59,67 +59,61 @@ export function checkSolverInputs(w: Float32Array, rows: number, cols: number, h
  * METHODS 1.3 preamble: dead = diag(H) == 0; H[dead, dead] = 1; W[:, dead] = 0; with actOrder,
  * perm = argsort(diag(H), descending) (stable: ties keep column order, torch leaves them
  * unspecified); H += percDamp * mean(diag(H)) I; U = upper Cholesky factor of inverse(H).
- * The inputs are not modified.
+ * The inputs are not modified. team: see upperCholeskyOfInverse (threads for the factorization).
  */
-export function prepareLayer(w: Float32Array, rows: number, cols: number, hIn: Float64Array, percDamp: number, o: SolverOptions, alloc: (n: number) => Float64Array = (n) => new Float64Array(n)): PreparedLayer {
+export function prepareLayer(w: Float32Array, rows: number, cols: number, hIn: Float64Array, percDamp: number, o: SolverOptions, alloc: (n: number) => Float64Array = (n) => new Float64Array(n), team?: (x: PrepArrays) => PrepTeam | null): PreparedLayer {
   const dead = new Uint8Array(cols);
   const diag = new Float64Array(cols);
+  let anyDead = false;
   for (let c = 0; c < cols; c++) {
     diag[c] = hIn[c * cols + c]!;
-    if (diag[c] === 0) { dead[c] = 1; diag[c] = 1; }
+    if (diag[c] === 0) { dead[c] = 1; diag[c] = 1; anyDead = true; }
   }
   let perm: Int32Array | null = null;
   if (o.actOrder) {
     perm = Int32Array.from({ length: cols }, (_, i) => i);
     perm.sort((a, b) => diag[b]! - diag[a]! || a - b);
   }
-  const at = perm ? (i: number) => perm![i]! : (i: number) => i;
-  const h = new Float64Array(cols * cols);
-  for (let i = 0; i < cols; i++) {
-    const src = at(i) * cols;
-    for (let j = 0; j < cols; j++) h[i * cols + j] = hIn[src + at(j)]!;
-    h[i * cols + i] = diag[at(i)]!;
-  }
+  let h: Float64Array;
   const wp = alloc(rows * cols);
-  for (let r = 0; r < rows; r++) {
+  if (perm) {
+    h = new Float64Array(cols * cols);
     for (let i = 0; i < cols; i++) {
-      const c = at(i);
-      wp[r * cols + i] = dead[c] ? 0 : w[r * cols + c]!;
+      const src = perm[i]! * cols, hr = i * cols;
+      for (let j = 0; j < cols; j++) h[hr + j] = hIn[src + perm[j]!]!;
     }
+    for (let r = 0; r < rows; r++) {
+      const wr = r * cols;
+      for (let i = 0; i < cols; i++) {
+        const c = perm[i]!;
+        wp[wr + i] = dead[c] ? 0 : w[wr + c]!;
+      }
+    }
+  } else {
+    h = hIn.slice();
+    wp.set(w);
+    if (anyDead) for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (dead[c]) wp[r * cols + c] = 0;
   }
+  for (let i = 0; i < cols; i++) h[i * cols + i] = diag[perm ? perm[i]! : i]!;
   const damp = dampDiagonal(h, cols, percDamp);
-  const u = upperCholeskyOfInverse(h, cols, `${o.name ?? 'layer'}: Hessian (damp ${damp})`, alloc);
+  const u = upperCholeskyOfInverse(h, cols, `${o.name ?? 'layer'}: Hessian (damp ${damp})`, alloc, team);
   return { w: wp, u, perm, dead, damp };
 }
 
 /**
  * W[:, i2:] -= Err1 @ U[i1:i2, i2:] (METHODS 1.3, lazy batch update). err is [rows, count]
- * row-major. Tiled over output columns so a row's tile stays in L1 while the U tile
- * (count x TILE) stays in L2; four error terms are folded per pass over the tile. Only rows
- * [r0, r1) are updated (each row's arithmetic does not depend on the range: threads split rows).
+ * row-major. Tiled over output columns so the rows' tiles stay in L1 while the U tile
+ * (count x TILE) stays in L2; four rows share each load of U, four error terms are folded per
+ * pass (subRows4), and a row skips four error terms that are all zero. Only rows [r0, r1) are
+ * updated (each row's arithmetic does not depend on the range: threads split rows).
  */
 export function lazyBlockUpdate(w: Float64Array, rows: number, cols: number, err: Float64Array, count: number, u: Float64Array, i1: number, i2: number, r0 = 0, r1 = rows): void {
   const TILE = 256;
   for (let j0 = i2; j0 < cols; j0 += TILE) {
     const j1 = Math.min(j0 + TILE, cols);
-    for (let r = r0; r < r1; r++) {
-      const wr = r * cols, er = r * count;
-      let k = 0;
-      for (; k + 3 < count; k += 4) {
-        const e0 = err[er + k]!, e1 = err[er + k + 1]!, e2 = err[er + k + 2]!, e3 = err[er + k + 3]!;
-        if (e0 === 0 && e1 === 0 && e2 === 0 && e3 === 0) continue;
-        const u0 = (i1 + k) * cols, u1 = u0 + cols, u2 = u1 + cols, u3 = u2 + cols;
-        for (let j = j0; j < j1; j++) {
-          w[wr + j]! -= e0 * u[u0 + j]! + e1 * u[u1 + j]! + (e2 * u[u2 + j]! + e3 * u[u3 + j]!);
-        }
-      }
-      for (; k < count; k++) {
-        const e = err[er + k]!;
-        if (e === 0) continue;
-        const uk = (i1 + k) * cols;
-        for (let j = j0; j < j1; j++) w[wr + j]! -= e * u[uk + j]!;
-      }
-    }
+    let r = r0;
+    for (; r + 3 < r1; r += 4) subRows4(w, r * cols, cols, err, r * count, count, 1, u, i1 * cols, cols, count, j0, j1, true);
+    for (; r < r1; r++) subRow1(w, r * cols, err, r * count, 1, u, i1 * cols, cols, count, j0, j1, true);
   }
 }
 

@@ -1,33 +1,51 @@
-// Threads for GPTQ / SparseGPT (docs/METHODS.md 1.3, 1.4): the rows of a block are split between
-// this thread and threads - 1 workers (solver-worker.ts), which read and write the same
-// SharedArrayBuffers (W, U, Err, codes...) with no copies. The API stays synchronous: the blocks
-// are driven through Atomics on a small control array, the calling thread working on its own
-// share of rows and then waiting for the others; between two blocks it does what pools rows (the
-// loss sum, SparseGPT's unstructured mask). Rows run the same arithmetic whatever the split, so
-// the result is bit-identical to one thread (test/compress/threads.test.ts).
+// Threads for GPTQ / SparseGPT (docs/METHODS.md 1.3, 1.4): the work is split between this thread
+// and threads - 1 workers (solver-worker.ts), which read and write the same SharedArrayBuffers
+// (W, U, Err, codes...) with no copies. The API stays synchronous: a "team" of workers gets the
+// job's arrays once, then runs steps announced through Atomics on a small control array, the
+// calling thread doing part 0 of each step and then waiting for the others. Steps are the rows of
+// one block (between two blocks the caller does what pools rows: the loss sum, SparseGPT's
+// unstructured mask) and the column passes of the Hessian preparation (linalg.ts). Every element's
+// arithmetic is the same whatever the split, so the result is bit-identical to one thread
+// (test/compress/threads.test.ts).
 //
-// Workers are started once per process, on first use, and unref'd (they do not keep it alive).
-// They run TypeScript through tsx's register API (a worker's execArgv --import does not install
-// tsx's hooks in Node 20). If they fail to come up, the solver stays on one thread.
+// Workers are started once per process and kept for every later layer, unref'd (they do not keep
+// the process alive). A solve starts them without waiting (prestartWorkers) before its Hessian
+// preparation, which uses those that are up by then; the block loop waits for all of them. They
+// run TypeScript through tsx's register API (a worker's execArgv --import does not install tsx's
+// hooks in Node 20). If they fail to come up, the solver stays on one thread.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { RecallError } from '../errors.ts';
 import { type BlockJob, blockScratch, runBlockRows } from './block-kernels.ts';
+import { type PrepArrays, type PrepTeam, prepStep } from './linalg.ts';
 
 /** Layers with fewer weights (rows x cols) run on one thread: handing blocks over would cost more. */
 export const PARALLEL_MIN_WORK = 1 << 18;
 /** Seconds to wait for the workers to start (loading tsx and the kernels) before staying on one thread. */
 const START_TIMEOUT_MS = 60_000;
 
-// Control array slots.
-export const C_GEN = 0, C_I1 = 1, C_DONE = 2, C_ERR = 3;
+// Control array slots, and the step codes in C_OP (prep steps are linalg's PREP_* codes, >= 1).
+export const C_GEN = 0, C_OP = 1, C_PARAM = 2, C_DONE = 3, C_ERR = 4;
+export const OP_END = -1, OP_BLOCK = 0;
+
+/** What a worker gets once per team: the job's arrays, its part, and whether to collect garbage after it. */
+export interface TeamMessage { block: BlockJob | null; prep: PrepArrays | null; ctrl: SharedArrayBuffer; part: number; parts: number; collect: boolean }
+
+/** Rows [r0, r1) of part `part` of `parts` of a block job (part 0 is the calling thread's). */
+export function blockRows(rows: number, part: number, parts: number): [number, number] {
+  return [Math.floor((rows * part) / parts), Math.floor((rows * (part + 1)) / parts)];
+}
 
 /** Effective thread count for a layer: option (default min(2, cores)), 1 for small layers. */
 export function solverThreads(threads: number | undefined, rows: number, cols: number): number {
-  const t = threads ?? Math.min(2, availableParallelism());
+  const t = threads ?? defaultThreads();
   if (!Number.isInteger(t) || t < 1) throw new RecallError('E_COMPRESS_CONFIG', `threads must be a positive integer, got ${t}`, { field: 'threads', value: t });
   if (rows * cols < PARALLEL_MIN_WORK) return 1;
   return Math.max(1, Math.min(t, Math.floor(rows / 8)));
+}
+
+function defaultThreads(): number {
+  return Math.min(2, availableParallelism());
 }
 
 /** Float64 / Float32 / Uint8 arrays on a SharedArrayBuffer when shared, else ordinary ones. */
@@ -39,7 +57,10 @@ export function allocator(shared: boolean) {
   };
 }
 
-const workers: Worker[] = [];
+interface PoolWorker { worker: Worker; up: Int32Array }
+const workers: PoolWorker[] = [];
+/** Workers that have signalled they are up (each also sets its own flag). */
+const upCount = new Int32Array(new SharedArrayBuffer(4));
 let broken = false;
 
 /** Workers started so far in this process (tests check the threaded path really ran). */
@@ -47,35 +68,109 @@ export function startedWorkers(): number {
   return workers.length;
 }
 
-/** n started workers, or null when they could not be started. */
-function acquireWorkers(n: number): Worker[] | null {
-  if (broken) return null;
-  if (workers.length >= n) return workers.slice(0, n);
+/**
+ * Start workers until there are n (or none, if they failed before), without waiting for them:
+ * they load while this thread goes on (a solve calls it before preparing the Hessian).
+ */
+export function prestartWorkers(n: number): void {
+  if (broken || workers.length >= n) return;
   const api = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./solver-worker.ts', import.meta.url).href;
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  const fresh: Worker[] = [];
-  const ready = new Int32Array(new SharedArrayBuffer(4));
-  for (let k = workers.length; k < n; k++) {
-    const w = new Worker(boot, { eval: true, workerData: { ready: ready.buffer } });
-    w.unref();
+  while (workers.length < n) {
+    const up = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(boot, { eval: true, workerData: { up: up.buffer, upCount: upCount.buffer } });
+    worker.unref();
     // A worker that dies between jobs must not take the process with it; the next job would wait
     // on it, so mark the pool broken (seen only when the event loop runs, between layers).
-    w.on('error', () => { broken = true; });
-    fresh.push(w);
+    worker.on('error', () => { broken = true; });
+    workers.push({ worker, up });
   }
+}
+
+/**
+ * Start the solver's workers for a run that will compress with `threads` threads (default
+ * min(2, cores)) without waiting: a whole-model run can call it before its first layer, so the
+ * workers' start-up overlaps calibration instead of the first module's solve.
+ */
+export function prestartSolverThreads(threads?: number): void {
+  const t = threads ?? defaultThreads();
+  if (Number.isInteger(t) && t > 1) prestartWorkers(t - 1);
+}
+
+/** The first n workers that are up now (no waiting). */
+function readyWorkers(n: number): Worker[] {
+  const out: Worker[] = [];
+  if (broken) return out;
+  for (let k = 0; k < Math.min(n, workers.length); k++) if (Atomics.load(workers[k]!.up, 0) === 1) out.push(workers[k]!.worker);
+  return out;
+}
+
+/** n workers that are up, waiting for them to start; null when they could not be started. */
+function acquireWorkers(n: number): Worker[] | null {
+  prestartWorkers(n);
+  if (broken) return null;
   const deadline = Date.now() + START_TIMEOUT_MS;
-  let seen: number;
-  while ((seen = Atomics.load(ready, 0)) < fresh.length) {
+  for (;;) {
+    const seen = Atomics.load(upCount, 0);
+    const ready = readyWorkers(n);
+    if (ready.length === n) return ready;
     const left = deadline - Date.now();
-    if (left <= 0 || Atomics.wait(ready, 0, seen, left) === 'timed-out') {
-      for (const w of fresh) void w.terminate();
+    if (left <= 0 || Atomics.wait(upCount, 0, seen, left) === 'timed-out') {
+      for (const w of workers) void w.worker.terminate();
       broken = true;
       return null;
     }
   }
-  workers.push(...fresh);
-  return workers.slice(0, n);
+}
+
+interface Team { parts: number; step(op: number, param: number, here: () => void): void; close(): void }
+
+/** Hand the job to the workers (parts = workers + 1, this thread being part 0). */
+function openTeam(pool: Worker[], job: Pick<TeamMessage, 'block' | 'prep' | 'collect'>): Team {
+  const parts = pool.length + 1;
+  const ctrl = new Int32Array(new SharedArrayBuffer(32));
+  pool.forEach((w, k) => w.postMessage({ ...job, ctrl: ctrl.buffer, part: k + 1, parts } satisfies TeamMessage));
+  let open = true;
+  return {
+    parts,
+    step(op, param, here) {
+      Atomics.store(ctrl, C_OP, op);
+      Atomics.store(ctrl, C_PARAM, param);
+      Atomics.store(ctrl, C_DONE, 0);
+      Atomics.add(ctrl, C_GEN, 1);
+      Atomics.notify(ctrl, C_GEN);
+      here();
+      let done: number;
+      while ((done = Atomics.load(ctrl, C_DONE)) < pool.length) Atomics.wait(ctrl, C_DONE, done);
+      if (Atomics.load(ctrl, C_ERR)) throw new Error(`a compression worker thread failed (step ${op}, ${param})`);
+    },
+    close() {
+      // Release the workers (after a throw too: they finish the step at hand, then return).
+      if (!open) return;
+      open = false;
+      Atomics.store(ctrl, C_OP, OP_END);
+      Atomics.add(ctrl, C_GEN, 1);
+      Atomics.notify(ctrl, C_GEN);
+    },
+  };
+}
+
+/**
+ * For upperCholeskyOfInverse: a team of the workers (up to threads - 1) that are up at the time
+ * it is asked, or null (then the pass runs here). x must be on SharedArrayBuffers.
+ */
+export function prepTeams(threads: number): (x: PrepArrays) => PrepTeam | null {
+  return (x) => {
+    if (threads < 2 || !(x.r.buffer instanceof SharedArrayBuffer) || !(x.m.buffer instanceof SharedArrayBuffer)) return null;
+    const pool = readyWorkers(threads - 1);
+    if (pool.length === 0) return null;
+    const team = openTeam(pool, { block: null, prep: x, collect: false });
+    return {
+      step: (op, param) => team.step(op, param, () => prepStep(x, op, param, 0, team.parts)),
+      close: () => team.close(),
+    };
+  };
 }
 
 /**
@@ -95,28 +190,17 @@ export function runBlocks(job: BlockJob, threads: number, before: (i1: number, i
     }
     return;
   }
-  const parts = pool.length + 1;
-  const bound = (p: number) => Math.floor((job.rows * p) / parts);
-  const ctrl = new Int32Array(new SharedArrayBuffer(16));
-  pool.forEach((w, k) => w.postMessage({ job, ctrl: ctrl.buffer, r0: bound(k + 1), r1: bound(k + 2) }));
+  // The workers drop their references to this layer's arrays (a full collection) after it.
+  const team = openTeam(pool, { block: job, prep: null, collect: true });
+  const [r0, r1] = blockRows(job.rows, 0, team.parts);
   try {
     for (let i1 = 0; i1 < job.cols; i1 += job.blockSize) {
       const i2 = Math.min(i1 + job.blockSize, job.cols);
       before(i1, i2);
-      Atomics.store(ctrl, C_I1, i1);
-      Atomics.store(ctrl, C_DONE, 0);
-      Atomics.add(ctrl, C_GEN, 1);
-      Atomics.notify(ctrl, C_GEN);
-      runBlockRows(job, i1, 0, bound(1), scratch);
-      let done: number;
-      while ((done = Atomics.load(ctrl, C_DONE)) < pool.length) Atomics.wait(ctrl, C_DONE, done);
-      if (Atomics.load(ctrl, C_ERR)) throw new Error(`a compression worker thread failed on the block at column ${i1}`);
+      team.step(OP_BLOCK, i1, () => runBlockRows(job, i1, r0, r1, scratch));
       after(i1, i2);
     }
   } finally {
-    // Release the workers (after a throw too: they finish the block at hand, then return).
-    Atomics.store(ctrl, C_I1, -1);
-    Atomics.add(ctrl, C_GEN, 1);
-    Atomics.notify(ctrl, C_GEN);
+    team.close();
   }
 }

@@ -1,30 +1,32 @@
-// Worker thread of solver-pool.ts: for each job message (a BlockJob on SharedArrayBuffers and a row
-// range), run that range of every block the control array announces, until it announces i1 = -1.
+// Worker thread of solver-pool.ts: for each team message (a job on SharedArrayBuffers and this
+// worker's part), run that part of every step the control array announces, until OP_END.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BlockJob, blockScratch, runBlockRows } from './block-kernels.ts';
-import { C_DONE, C_ERR, C_GEN, C_I1 } from './solver-pool.ts';
+import { blockScratch, runBlockRows } from './block-kernels.ts';
+import { prepStep } from './linalg.ts';
+import { C_DONE, C_ERR, C_GEN, C_OP, C_PARAM, OP_BLOCK, OP_END, type TeamMessage, blockRows } from './solver-pool.ts';
 
 // This isolate rarely allocates, so it would rarely collect: the job's SharedArrayBuffers (the
 // layer's float64 W and U) would stay referenced here long after the caller dropped them, one set
-// per layer. A full collection after each job releases them (gc exposed in a fresh context only).
+// per layer. A full collection after each layer's last team releases them (gc exposed in a fresh
+// context only).
 setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc') as () => void;
 
-interface JobMessage { job: BlockJob; ctrl: SharedArrayBuffer; r0: number; r1: number }
-
-parentPort!.on('message', ({ job, ctrl: buf, r0, r1 }: JobMessage) => {
-  const ctrl = new Int32Array(buf);
-  const scratch = blockScratch(job);
+parentPort!.on('message', (m: TeamMessage) => {
+  const ctrl = new Int32Array(m.ctrl);
+  const scratch = m.block ? blockScratch(m.block) : null;
+  const [r0, r1] = m.block ? blockRows(m.block.rows, m.part, m.parts) : [0, 0];
   let gen = 0;
   for (;;) {
     Atomics.wait(ctrl, C_GEN, gen);
     gen = Atomics.load(ctrl, C_GEN);
-    const i1 = Atomics.load(ctrl, C_I1);
-    if (i1 < 0) break;
+    const op = Atomics.load(ctrl, C_OP), param = Atomics.load(ctrl, C_PARAM);
+    if (op === OP_END) break;
     try {
-      runBlockRows(job, i1, r0, r1, scratch);
+      if (op === OP_BLOCK) runBlockRows(m.block!, param, r0, r1, scratch!);
+      else prepStep(m.prep!, op, param, m.part, m.parts);
     } catch {
       Atomics.store(ctrl, C_ERR, 1);
     }
@@ -32,9 +34,11 @@ parentPort!.on('message', ({ job, ctrl: buf, r0, r1 }: JobMessage) => {
     Atomics.notify(ctrl, C_DONE);
   }
   // The message, and with it the job's arrays, are garbage once this handler has returned.
-  setImmediate(collect);
+  if (m.collect) setImmediate(collect);
 });
 
-const ready = new Int32Array((workerData as { ready: SharedArrayBuffer }).ready);
-Atomics.add(ready, 0, 1);
-Atomics.notify(ready, 0);
+const { up, upCount } = workerData as { up: SharedArrayBuffer; upCount: SharedArrayBuffer };
+Atomics.store(new Int32Array(up), 0, 1);
+const count = new Int32Array(upCount);
+Atomics.add(count, 0, 1);
+Atomics.notify(count, 0);

@@ -10,7 +10,7 @@ import type { BlockJob } from './block-kernels.ts';
 import { type SolverOptions, checkSolverInputs, prepareLayer } from './hessian-solver.ts';
 import { type GroupQuantized, type QuantConfig, checkQuantConfig, fitQuantParams, groupCount, maxCode } from './quantizer.ts';
 import { markSmallest } from './select.ts';
-import { allocator, runBlocks, solverThreads } from './solver-pool.ts';
+import { allocator, prepTeams, prestartWorkers, runBlocks, solverThreads } from './solver-pool.ts';
 
 export interface SparseGptOptions extends Omit<SolverOptions, 'actOrder'> {
   /** Unstructured sparsity in [0, 1): fraction of each rows x block pruned. */
@@ -69,6 +69,8 @@ export function pruneSparseGpt(w: Float32Array, rows: number, cols: number, h: F
   const sym = qc?.sym ?? false, mse = qc?.mse ?? false;
   const nG = groupCount(cols, g);
   const threads = solverThreads(opts.threads, rows, cols);
+  // Workers load while this thread fits and prepares (they join the preparation once up).
+  if (threads > 1) prestartWorkers(threads - 1);
   const alloc = allocator(threads > 1);
   const scales = alloc.f32(nG * rows), zeros = alloc.u8(nG * rows);
   if (qc && g === -1) {
@@ -78,7 +80,7 @@ export function pruneSparseGpt(w: Float32Array, rows: number, cols: number, h: F
       scales[r] = p.scale; zeros[r] = p.zero;
     }
   }
-  const prep = prepareLayer(w, rows, cols, h, percDamp, { ...opts, actOrder: false }, alloc.f64);
+  const prep = prepareLayer(w, rows, cols, h, percDamp, { ...opts, actOrder: false }, alloc.f64, prepTeams(threads));
   const { w: wp, u } = prep;
   const job: BlockJob = {
     kind: 'sparsegpt', rows, cols, blockSize, g, maxq, sym, mse, staticGroups: false, perm: null, quant: !!qc,
