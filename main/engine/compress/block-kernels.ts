@@ -42,6 +42,11 @@ export interface BlockJob {
   q: Float32Array;
   /** SparseGPT pruning mask [rows, cols] (1 = pruned); empty for GPTQ. */
   mask: Uint8Array;
+  /**
+   * Unstructured SparseGPT: saliency W^2 / diag(U)^2 of the next block [rows, count], written by
+   * each thread for its rows once its lazy update has brought them up to date; else empty.
+   */
+  keys: Float64Array;
 }
 
 /** Rows run together through a block's column loop: they share each load of U's row. */
@@ -63,6 +68,20 @@ export function runBlockRows(job: BlockJob, i1: number, r0: number, r1: number, 
     else sparseRows(job, i1, i2, rb, nr, s);
   }
   if (i2 < job.cols) lazyBlockUpdate(job.wp, job.rows, job.cols, job.err, i2 - i1, job.u, i1, i2, r0, r1);
+  if (job.keys.length > 0 && i2 < job.cols) saliency(job, i2, r0, r1);
+}
+
+/** keys[r, k] = W[r, i1+k]^2 / U[i1+k, i1+k]^2 for rows [r0, r1) of the block at i1, as it stands now. */
+export function saliency(job: BlockJob, i1: number, r0: number, r1: number): void {
+  const { cols, wp, u, keys } = job;
+  const count = Math.min(i1 + job.blockSize, cols) - i1;
+  for (let r = r0; r < r1; r++) {
+    const wr = r * cols + i1, kr = r * count;
+    for (let k = 0; k < count; k++) {
+      const x = wp[wr + k]!, d = u[(i1 + k) * cols + i1 + k]!;
+      keys[kr + k] = (x * x) / (d * d);
+    }
+  }
 }
 
 /** W1[a, i+1:count] -= e[a] * U[col, i1+i+1 : i1+count] for the nr rows (each row's arithmetic as alone). */

@@ -106,7 +106,7 @@ export function quantizeGptq(w: Float32Array, rows: number, cols: number, h: Flo
 
   const job: BlockJob = {
     kind: 'gptq', rows, cols, blockSize, g, maxq, sym, mse, staticGroups, perm, quant: true, nmN: 0, nmM: 0,
-    wp, u, err: alloc.f64(rows * blockSize), scales, zeros, codes: alloc.u8(rows * cols), q: alloc.f32(rows * cols), mask: new Uint8Array(0),
+    wp, u, err: alloc.f64(rows * blockSize), scales, zeros, codes: alloc.u8(rows * cols), q: alloc.f32(rows * cols), mask: new Uint8Array(0), keys: new Float64Array(0),
   };
   let loss = 0;
   // The loss sums (err^2 / 2) block by block, row by row, as the one-thread loop always did.

@@ -6,10 +6,10 @@
 // floor(numel * s) entries per block (sparsegpt.py prunes every entry <= the value at that rank,
 // i.e. one more, plus ties); ties are broken by lower (row, column) index.
 import { RecallError } from '../errors.ts';
-import type { BlockJob } from './block-kernels.ts';
+import { type BlockJob, saliency } from './block-kernels.ts';
 import { type SolverOptions, checkSolverInputs, prepareLayer } from './hessian-solver.ts';
 import { type GroupQuantized, type QuantConfig, checkQuantConfig, fitQuantParams, groupCount, maxCode } from './quantizer.ts';
-import { markSmallest } from './select.ts';
+import { kthSmallest } from './select.ts';
 import { allocator, prepTeams, prestartWorkers, runBlocks, solverThreads } from './solver-pool.ts';
 
 export interface SparseGptOptions extends Omit<SolverOptions, 'actOrder'> {
@@ -59,6 +59,27 @@ function checkPattern(o: SparseGptOptions, cols: number, blockSize: number): Pat
   return { kind: 'nm', n, m };
 }
 
+/**
+ * Mark in mask the k smallest of keys [rows, count] (block columns i1..), ties by lower (row,
+ * column): select.ts's markSmallest, with the index arithmetic inlined (it runs on every block).
+ */
+function markSmallestBlock(keys: Float64Array, k: number, mask: Uint8Array, rows: number, count: number, cols: number, i1: number): void {
+  if (k <= 0) return;
+  const all = k >= keys.length;
+  const t = all ? Infinity : kthSmallest(keys, k - 1);
+  let below = 0;
+  if (!all) for (let f = 0; f < keys.length; f++) if (keys[f]! < t) below++;
+  let ties = k - below;
+  for (let r = 0; r < rows; r++) {
+    const kr = r * count, mr = r * cols + i1;
+    for (let c = 0; c < count; c++) {
+      const v = keys[kr + c]!;
+      if (all || v < t) mask[mr + c] = 1;
+      else if (v === t && ties > 0) { mask[mr + c] = 1; ties--; }
+    }
+  }
+}
+
 /** SparseGPT of one linear layer (METHODS 1.4). Inputs are not modified. */
 export function pruneSparseGpt(w: Float32Array, rows: number, cols: number, h: Float64Array, opts: SparseGptOptions): SparseGptResult {
   const { blockSize, percDamp } = checkSolverInputs(w, rows, cols, h, opts);
@@ -86,20 +107,16 @@ export function pruneSparseGpt(w: Float32Array, rows: number, cols: number, h: F
     kind: 'sparsegpt', rows, cols, blockSize, g, maxq, sym, mse, staticGroups: false, perm: null, quant: !!qc,
     nmN: pattern.kind === 'nm' ? pattern.n : 0, nmM: pattern.kind === 'nm' ? pattern.m : 0,
     wp, u, err: alloc.f64(rows * blockSize), scales, zeros, codes: alloc.u8(qc ? rows * cols : 0), q: alloc.f32(rows * cols), mask: alloc.u8(rows * cols),
+    keys: alloc.f64(pattern.kind === 'unstructured' ? rows * blockSize : 0),
   };
   const mask = job.mask;
-  const keys = pattern.kind === 'unstructured' ? new Float64Array(rows * blockSize) : null;
   const markBlock = (i1: number, i2: number) => {
     if (pattern.kind !== 'unstructured') return;
-    // Saliency W1^2 / diag(U1)^2 on the block as it stands now, pooled over rows x block.
-    const count = i2 - i1, blockKeys = keys!.subarray(0, rows * count);
-    for (let r = 0; r < rows; r++) {
-      for (let k = 0; k < count; k++) {
-        const x = wp[r * cols + i1 + k]!, d = u[(i1 + k) * cols + i1 + k]!;
-        blockKeys[r * count + k] = (x * x) / (d * d);
-      }
-    }
-    markSmallest(blockKeys, Math.floor(rows * count * pattern.s), (f) => { mask[Math.floor(f / count) * cols + i1 + (f % count)] = 1; });
+    // Saliency W1^2 / diag(U1)^2 on the block as it stands now, pooled over rows x block (the
+    // threads wrote it for every block after the first, with their lazy update).
+    if (i1 === 0) saliency(job, 0, 0, rows);
+    const count = i2 - i1;
+    markSmallestBlock(job.keys.subarray(0, rows * count), Math.floor(rows * count * pattern.s), mask, rows, count, cols, i1);
   };
   let loss = 0;
   // The loss sums (err^2 / 2) block by block, row by row, as the one-thread loop always did.
