@@ -11,9 +11,10 @@
 // Measured (2-core VM shared with other work, 2 threads each, Recall/PyTorch time, range of runs):
 //   before the register-blocked kernels / column-parallel Hessian preparation / prestarted workers:
 //     1024x1024 gptq 1.13-1.15, sparsegpt 1.09-1.15; 4096x4096 0.51-0.71, 0.66; 11008x4096 0.54-0.62, 0.57
-//   after: 1024x1024 gptq 0.58-0.68, sparsegpt 0.66-0.68; 4096x4096 0.23, 0.25; 11008x4096 0.27, 0.28
-//     (Recall 0.30-0.36 s, 0.36-0.38 s; 7.8 s, 8.9 s; 15.5 s, 17.8 s vs 0.57 s, 0.65 s; 23.9 s, 32.4 s;
-//      63.3 s, 61.2 s before). PyTorch's times swing by 30%+ when the machine is busy.
+//     (Recall 0.56-0.57 s, 0.60-0.65 s; 23.9 s, 32.4 s; 63.3 s, 61.2 s)
+//   after: 1024x1024 gptq 0.55-0.68, sparsegpt 0.63-0.68; 4096x4096 0.22-0.23, 0.25; 11008x4096 0.24-0.27, 0.27-0.28
+//     (Recall 0.30-0.36 s, 0.36-0.40 s; 7.8-8.1 s, 8.9-9.1 s; 15.1-15.5 s, 17.8-18.1 s; peak RSS 912, 903,
+//     1469, 1499 MB vs PyTorch's 753, 712, 1300, 1306 MB). PyTorch's times swing by 30%+ when the machine is busy.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
