@@ -73,3 +73,28 @@ for (const c of sparseCases) {
     assert.ok(one.sparsity > 0);
   });
 }
+
+// Widths that are not multiples of 4 (the row-update kernel's quads leave a remainder) and a
+// wide layer whose U (upper Cholesky of H^-1) is big enough for the workers to share its column passes.
+for (const [rows, cols] of [[517, 515], [260, 1027]] as const) {
+  test(`${rows}x${cols}: GPTQ (act-order, groups) and SparseGPT 50% on 2 and 3 threads equal 1 thread bit for bit`, () => {
+    const n = Math.ceil(cols * 1.2);
+    const x = randomFloats(n * cols, 1, 5);
+    const hh = new Float64Array(cols * cols);
+    for (let r = 0; r < n; r++) {
+      const o = r * cols;
+      for (let i = 0; i < cols; i++) {
+        const xi = x[o + i]!;
+        for (let j = 0; j < cols; j++) hh[i * cols + j]! += (2 / n) * xi * x[o + j]!;
+      }
+    }
+    const ww = randomFloats(rows * cols, 0.05, 13);
+    const g = { bits: 4, groupSize: 128, actOrder: true };
+    const one = quantizeGptq(ww, rows, cols, hh, { ...g, threads: 1 });
+    for (const threads of [2, 3]) sameBits(one as unknown as Record<string, unknown>, quantizeGptq(ww, rows, cols, hh, { ...g, threads }) as unknown as Record<string, unknown>, `GPTQ threads ${threads}`);
+    const s = { sparsity: 0.5 };
+    const sOne = pruneSparseGpt(ww, rows, cols, hh, { ...s, threads: 1 });
+    for (const threads of [2, 3]) sameBits(sOne as unknown as Record<string, unknown>, pruneSparseGpt(ww, rows, cols, hh, { ...s, threads }) as unknown as Record<string, unknown>, `SparseGPT threads ${threads}`);
+    assert.ok(one.loss > 0 && Math.abs(sOne.sparsity - 0.5) < 0.01, `sparsity ${sOne.sparsity}`);
+  });
+}

@@ -16,6 +16,7 @@ import { type CompressedLayers, type DriverProgress, type ModuleLog, type Module
 import { quantizeGptq, quantizeRtn } from './gptq.ts';
 import type { LinearModule } from './layer-graphs.ts';
 import { pruneMagnitude } from './magnitude.ts';
+import { prestartSolverThreads } from './solver-pool.ts';
 import { pruneSparseGpt } from './sparsegpt.ts';
 
 export type CompressMethod = 'rtn' | 'gptq' | 'sparsegpt' | 'magnitude';
@@ -137,6 +138,8 @@ export async function compressModel(o: CompressOptions): Promise<CompressResult>
     const seqlen = o.seqlen ?? Math.min(2048, folder.config.maxPositions);
     if (seqlen > folder.config.maxPositions) throw bad('seqlen', `--seqlen ${seqlen} is longer than the model's context (${folder.config.maxPositions})`, seqlen);
     const calibration = loadCalibration({ file: o.calib, nsamples: o.nsamples ?? 128, seqlen, seed: o.seed ?? 0 }, tokenizer, folder.config.vocabSize);
+    // The solver's worker threads start now, so their start-up overlaps building the graph and capturing layer 0.
+    if (o.spec.method === 'gptq' || o.spec.method === 'sparsegpt') prestartSolverThreads();
     const fingerprint = createHash('sha256').update(JSON.stringify({ model: o.model, spec: o.spec, calib: calibration.fingerprint, n: calibration.nsamples, T: seqlen, seed: calibration.seed })).digest('hex');
     const r = await runCompression({
       config: folder.config, weights: folder.weights, calibration, compress: moduleCompressor(o.spec), trueSequential: o.spec.trueSequential ?? false,
