@@ -4,10 +4,12 @@
 // and compressed with `recall compress --method gptq --bits 4 --group-size 128` (the CLI's own
 // command function) in a fresh child process. Printed: peak RSS (VmHWM) above the child's baseline
 // (after ORT and the CLI are loaded) divided by the model's weight bytes, and seconds.
-// Measured (2 cores, busy machine), GPTQ 4-bit g128, 32 x 128 calibration tokens:
-//   29m (8 layers, 112 MB):        peak 270-290 MB above baseline = 2.4-2.6x weight bytes, 27 s
-//   104m-deep (32 layers, 400 MB): peak 285-288 MB above baseline = 0.71-0.72x weight bytes, 70-89 s
-//   24 more layers add 18 MB to the peak: 0.06x the added weight bytes.
+// Measured (2 cores, busy machine), GPTQ 4-bit g128, 32 x 128 calibration tokens, after the
+// solver's 2-3x speed-up (which prestarts its worker thread and keeps more working arrays):
+//   29m (8 layers, 112 MB):        peak 314 MB above baseline = 2.81x weight bytes, 14 s
+//   104m-deep (32 layers, 400 MB): peak 323 MB above baseline = 0.81x weight bytes, 56 s
+//   24 more layers add 9 MB to the peak: 0.03x the added weight bytes.
+// (Before the speed-up: 270-290 MB and 285-288 MB, 27 s and 70-89 s.)
 // The peak does not grow with depth: nothing proportional to the model is held (the driver
 // streams the dense weights to a file in its state folder, opens one layer's cut at a time,
 // and checkpoints each finished layer to disk; the output is written from the checkpoints).
