@@ -65,7 +65,8 @@ async function lock(dir) {
   }
 }
 
-export async function buildElectron() {
+export async function buildElectron(o = {}) {
+  const outDir = o.outDir ?? join(root, 'dist-electron/app');
   const esbuild = await import('esbuild');
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const external = ['electron', ...Object.keys(pkg.dependencies ?? {})];
@@ -73,19 +74,25 @@ export async function buildElectron() {
   await esbuild.build({
     ...common,
     entryPoints: [join(root, 'main/app/main.ts')],
-    outfile: join(root, 'dist-electron/app/main.js'),
+    outfile: join(outDir, 'main.js'),
     format: 'esm',
   });
   await esbuild.build({
     ...common,
     entryPoints: [join(root, 'main/app/preload.ts')],
-    outfile: join(root, 'dist-electron/app/preload.cjs'),
+    outfile: join(outDir, 'preload.cjs'),
     format: 'cjs',
     external: ['electron'],
   });
+  // The processes the engine starts from its own folder: job processes (jobs/launcher.ts) and the
+  // compression solver's worker threads (compress/solver-pool.ts). Bundled beside main.js, they
+  // are found there and started as plain JavaScript (no tsx in a packaged app).
+  for (const [entry, out] of [['main/engine/jobs/job-process.ts', 'job-process.js'], ['main/engine/compress/solver-worker.ts', 'solver-worker.js']]) {
+    await esbuild.build({ ...common, entryPoints: [join(root, entry)], outfile: join(outDir, out), format: 'esm' });
+  }
   // The bundle's engine loads onnx.proto beside itself (new URL('./onnx.proto', import.meta.url)).
-  copyFileSync(join(root, 'main/engine/onnx/onnx.proto'), join(root, 'dist-electron/app/onnx.proto'));
-  return { outDir: join(root, 'dist-electron/app') };
+  copyFileSync(join(root, 'main/engine/onnx/onnx.proto'), join(outDir, 'onnx.proto'));
+  return { outDir };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -10,10 +10,13 @@
 //
 // Workers are started once per process and kept for every later layer, unref'd (they do not keep
 // the process alive). A solve starts them without waiting (prestartWorkers) before its Hessian
-// preparation, which uses those that are up by then; the block loop waits for all of them. They
-// run TypeScript through tsx's register API (a worker's execArgv --import does not install tsx's
-// hooks in Node 20). If they fail to come up, the solver stays on one thread.
+// preparation, which uses those that are up by then; the block loop waits for all of them. From
+// the sources they run TypeScript through tsx's register API (a worker's execArgv --import does
+// not install tsx's hooks in Node 20); from a bundle, the solver-worker.js built beside it. If
+// they fail to come up, the solver stays on one thread.
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { RecallError } from '../errors.ts';
 import { type BlockJob, blockScratch, runBlockRows } from './block-kernels.ts';
@@ -69,17 +72,27 @@ export function startedWorkers(): number {
 }
 
 /**
+ * What a worker runs: solver-worker.js beside this module when it was bundled (the Electron
+ * build), as plain JavaScript; else the TypeScript source, through tsx registered in the worker.
+ */
+export function workerSource(base: string | URL = import.meta.url): { source: string | URL; eval: boolean } {
+  const built = new URL('./solver-worker.js', base);
+  if (existsSync(fileURLToPath(built))) return { source: built, eval: false };
+  const api = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./solver-worker.ts', base).href;
+  return { source: `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, eval: true };
+}
+
+/**
  * Start workers until there are n (or none, if they failed before), without waiting for them:
  * they load while this thread goes on (a solve calls it before preparing the Hessian).
  */
 export function prestartWorkers(n: number): void {
   if (broken || workers.length >= n) return;
-  const api = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./solver-worker.ts', import.meta.url).href;
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  const { source, eval: isEval } = workerSource();
   while (workers.length < n) {
     const up = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(boot, { eval: true, workerData: { up: up.buffer, upCount: upCount.buffer } });
+    const worker = new Worker(source, { eval: isEval, workerData: { up: up.buffer, upCount: upCount.buffer } });
     worker.unref();
     // A worker that dies between jobs must not take the process with it; the next job would wait
     // on it, so mark the pool broken (seen only when the event loop runs, between layers).

@@ -1,9 +1,10 @@
 // How a job process is started: behind one small interface so the Electron app can swap
-// child_process.fork for utilityProcess.fork without touching the queue. Under plain Node the
+// child_process.fork for utilityProcess.fork without touching the queue. From the sources the
 // child is `node --import tsx job-process.ts`, with tsx resolved from this package (so it works
-// whatever the caller's working directory).
+// whatever the caller's working directory); from a bundle, the job-process.js built beside it.
 
 import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ParentMessage } from './protocol.ts';
 
@@ -22,14 +23,25 @@ export interface JobLauncher {
 
 export const JOB_PROCESS_ENTRY = fileURLToPath(new URL('./job-process.ts', import.meta.url));
 
-/** child_process.fork of the job entry, through tsx, with an IPC channel. */
-export function forkLauncher(options: { env?: NodeJS.ProcessEnv } = {}): JobLauncher {
-  const tsx = import.meta.resolve('tsx');
+/**
+ * The job process entry: job-process.js beside this module when it was bundled (the Electron
+ * build puts one next to main.js; it runs as plain JavaScript), else the TypeScript source
+ * through tsx.
+ */
+export function jobProcessEntry(base: string | URL = import.meta.url): { file: string; execArgv: string[] } {
+  const built = fileURLToPath(new URL('./job-process.js', base));
+  if (existsSync(built)) return { file: built, execArgv: [] };
+  return { file: fileURLToPath(new URL('./job-process.ts', base)), execArgv: ['--import', import.meta.resolve('tsx')] };
+}
+
+/** child_process.fork of the job entry, with an IPC channel. */
+export function forkLauncher(options: { env?: NodeJS.ProcessEnv; entry?: { file: string; execArgv: string[] } } = {}): JobLauncher {
+  const entry = options.entry ?? jobProcessEntry();
   return {
     launch(): JobChild {
-      const child = fork(JOB_PROCESS_ENTRY, [], {
+      const child = fork(entry.file, [], {
         execPath: process.execPath,
-        execArgv: ['--import', tsx],
+        execArgv: entry.execArgv,
         env: { ...process.env, ...options.env },
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         serialization: 'json',
