@@ -17,8 +17,9 @@ const config: Configuration = {
     '!**/*.map',
   ],
   asar: true,
-  // Native addons cannot load from inside the asar archive.
-  asarUnpack: ['**/node_modules/onnxruntime-node/**', '**/node_modules/better-sqlite3/**', '**/*.node'],
+  // Native addons cannot load from inside the asar archive; the bundled models stay real files
+  // (ORT and the tokenizer read them by path).
+  asarUnpack: ['**/node_modules/onnxruntime-node/**', '**/node_modules/better-sqlite3/**', '**/*.node', 'native-models/**'],
   // Rebuild native modules (better-sqlite3) against Electron's ABI.
   npmRebuild: true,
   linux: {

@@ -4,17 +4,17 @@
 //   node --import tsx main/bridge/serve.ts [--port N] [--host H] [--home DIR] [--no-open]
 
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createApi } from '../engine/api.ts';
 import { startBridge } from './server.ts';
+import { fromPackageRoot } from '../engine/package-root.ts';
 
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
     home: { type: 'string' },
-    'static-dir': { type: 'string', default: fileURLToPath(new URL('../../dist/renderer', import.meta.url)) },
+    'static-dir': { type: 'string', default: fromPackageRoot('dist', 'renderer') },
     'no-open': { type: 'boolean', default: false },
   },
 });

@@ -3,7 +3,6 @@
 import { writeFileSync } from 'node:fs';
 import { openAdapter } from '../engine/recover/model-adapter.ts';
 import { packedGraphOptions } from '../engine/compress/packed-graph.ts';
-import { fileURLToPath } from 'node:url';
 import { compareResults } from '../engine/eval/compare.ts';
 import { evaluate } from '../engine/eval/evaluate.ts';
 import { readResults, toHarnessResults } from '../engine/eval/results.ts';
@@ -13,6 +12,7 @@ import { LanguageModel } from '../engine/models/language-model.ts';
 import { parseExecutionProvider } from '../engine/runtime/providers.ts';
 import { UsageError, optionalInt, parseFlags, requireString } from './args.ts';
 import type { Output } from './output.ts';
+import { fromPackageRoot } from '../engine/package-root.ts';
 
 export const EVAL_HELP = `  eval --model DIR [--adapter DIR] [--packed] [--data-dir DIR]... [--tasks a,b|all|demo] [--limit N] [--shots K]
        [--seed S] [--max-gen-tokens N] [--no-shared-context] [--out FILE] [--json]
@@ -21,7 +21,7 @@ export const EVAL_HELP = `  eval --model DIR [--adapter DIR] [--packed] [--data-
                                        paired statistics (McNemar, bootstrap CI) and flip sets per task
 `;
 
-const BUNDLED_TASKS = fileURLToPath(new URL('../../native-models/demo/tasks', import.meta.url));
+const BUNDLED_TASKS = fromPackageRoot('native-models', 'demo', 'tasks');
 
 const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : 'N/A');
 

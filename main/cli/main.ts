@@ -17,6 +17,7 @@ import { runCommand } from './run.ts';
 import { RUNS_HELP, runsCommand } from './runs.ts';
 import { serveCommand } from './serve.ts';
 import { WORKER_HELP, workerCommand } from './worker.ts';
+import { fromPackageRoot } from '../engine/package-root.ts';
 
 const HELP = `recall: is a compressed LLM's knowledge forgotten or displaced?
 
@@ -82,7 +83,7 @@ export async function main(argv: string[], out: Output = consoleOutput()): Promi
     return name ? 0 : 2;
   }
   if (name === '--version') {
-    out.line(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+    out.line(JSON.parse(readFileSync(fromPackageRoot('package.json'), 'utf8')).version);
     return 0;
   }
   const command = COMMANDS[name];

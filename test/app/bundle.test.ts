@@ -15,16 +15,18 @@ import { createApi } from '../../main/engine/api.ts';
 import { quantizeGptq } from '../../main/engine/compress/gptq.ts';
 import { workerSource } from '../../main/engine/compress/solver-pool.ts';
 import { forkLauncher, jobProcessEntry } from '../../main/engine/jobs/launcher.ts';
+import { packageRoot } from '../../main/engine/package-root.ts';
 import { randomFloats } from '../helpers/compare.ts';
 import { TINY_COMPRESS, call, nextEvent } from '../jobs/job-fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-// Inside the repository (in the ignored .tmp/), so the bundle's external packages resolve from its
-// node_modules as they do beside a packaged app.
-mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-const tmp = mkdtempSync(join(ROOT, '.tmp', 'bundle-test-'));
+// Inside the repository, two levels down as the real build (dist-electron/app), so the bundle's
+// external packages resolve from its node_modules as beside a packaged app, and a path fixed
+// relative to the sources (three levels down) would miss, as it would in the app.
+mkdirSync(join(ROOT, 'dist-electron'), { recursive: true });
+const tmp = mkdtempSync(join(ROOT, 'dist-electron', 'test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const out = join(tmp, 'app');
+const out = tmp;
 const built = (async () => {
   const { buildElectron } = (await import(join(ROOT, 'scripts/build.mjs'))) as { buildElectron: (o: { outDir: string }) => Promise<unknown> };
   await buildElectron({ outDir: out });
@@ -52,6 +54,26 @@ test('a compression job runs to done in the bundled job-process.js (plain Node, 
   assert.equal(end.status, 'done', end.error ?? '');
   const run = await call(api.call('runs.get', { runId: ticket.runId }));
   assert.equal(run.compressionLog.length, 14, 'both layers of the tiny model, 7 modules each');
+});
+
+test('an evaluation job on the bundled demo tasks runs in the bundled job process (the package root is found from the bundle)', async (t) => {
+  await built;
+  const home = mkdtempSync(join(tmp, 'home-'));
+  const api = createApi({ home, jobs: { launcher: forkLauncher({ entry: { file: join(out, 'job-process.js'), execArgv: [] } }) } });
+  t.after(() => api.close());
+  const ticket = await call(api.call('eval.start', { model: TINY_COMPRESS.model, tasks: ['demo_mc'], limit: 4 }));
+  const end = await nextEvent(api, 'jobs.done', (p) => p.jobId === ticket.jobId, 120_000);
+  assert.equal(end.status, 'done', end.error ?? '');
+});
+
+test('packageRoot walks up to the folder with package.json and native-models/, and says where it looked when there is none', () => {
+  const root = mkdtempSync(join(tmp, 'root-'));
+  mkdirSync(join(root, 'native-models'));
+  writeFileSync(join(root, 'package.json'), '{}');
+  mkdirSync(join(root, 'dist-electron', 'app'), { recursive: true });
+  assert.equal(packageRoot(join(root, 'dist-electron', 'app')), root);
+  assert.equal(packageRoot(), ROOT.replace(/\/$/, ''));
+  assert.throws(() => packageRoot('/'), /no package root .* above \//);
 });
 
 test('bundled GPTQ on two threads starts its worker from solver-worker.js and equals the sources bit for bit', async () => {

@@ -2,12 +2,12 @@
 // contexts, as the evaluation builds them (main/engine/eval; METHODS.md section 3).
 
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { RecallError } from '../errors.ts';
 import { loadTask, unavailableMessage } from '../eval/task-data.ts';
+import { fromPackageRoot } from '../package-root.ts';
 
 /** The demo tasks shipped with the repository (native-models/demo/tasks/<name>/test.jsonl). */
-export const DEMO_TASKS_DIR = fileURLToPath(new URL('../../../native-models/demo/tasks/', import.meta.url));
+export const DEMO_TASKS_DIR = `${fromPackageRoot('native-models', 'demo', 'tasks')}/`;
 
 function readLines(file: string): string[] {
   if (!existsSync(file)) throw new RecallError('E_NOT_FOUND', `${file}: file not found`, { file });

@@ -6,14 +6,14 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ModelEntry } from '../../contract/index.ts';
 import { RecallError } from '../errors.ts';
 import { inspectModel } from '../models/folder.ts';
 import type { ModelRecord, Store } from '../store/index.ts';
+import { fromPackageRoot } from '../package-root.ts';
 
-export const DEMO_MODEL_DIR = fileURLToPath(new URL('../../../native-models/demo-model', import.meta.url));
-export const DEMO_DATA_DIR = fileURLToPath(new URL('../../../native-models/demo', import.meta.url));
+export const DEMO_MODEL_DIR = fromPackageRoot('native-models', 'demo-model');
+export const DEMO_DATA_DIR = fromPackageRoot('native-models', 'demo');
 
 /** The first 8 + header bytes of a safetensors file (its header), and the file's size. */
 function safetensorsHeader(file: string): Buffer {
