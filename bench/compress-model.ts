@@ -4,12 +4,16 @@
 // and compressed with `recall compress --method gptq --bits 4 --group-size 128` (the CLI's own
 // command function) in a fresh child process. Printed: peak RSS (VmHWM) above the child's baseline
 // (after ORT and the CLI are loaded) divided by the model's weight bytes, and seconds.
-// Measured (2 cores, busy machine), GPTQ 4-bit g128, 32 x 128 calibration tokens, after the
-// solver's 2-3x speed-up (which prestarts its worker thread and keeps more working arrays):
-//   29m (8 layers, 112 MB):        peak 314 MB above baseline = 2.81x weight bytes, 14 s
-//   104m-deep (32 layers, 400 MB): peak 323 MB above baseline = 0.81x weight bytes, 56 s
-//   24 more layers add 9 MB to the peak: 0.03x the added weight bytes.
-// (Before the speed-up: 270-290 MB and 285-288 MB, 27 s and 70-89 s.)
+// Measured (2 cores, busy machine), GPTQ 4-bit g128, 32 x 128 calibration tokens, with the
+// solver's 2-3x speed-up and a garbage collection at each driver stage:
+//   29m (8 layers, 112 MB):        peak 262 MB above baseline = 2.34x weight bytes, 15 s
+//   104m-deep (32 layers, 400 MB): peak 278 MB above baseline = 0.69x weight bytes, 62 s
+//   24 more layers add 16 MB to the peak: 0.06x the added weight bytes.
+// (Without the collections: 314 / 323 MB; before the solver speed-up: 270-290 / 285-288 MB.)
+// Traced on 29m: the peak is inside the solve of down_proj (1536 columns: float64 H, its
+// Cholesky factors and U, ~50 MB), on top of ~125 MB held for the whole run (the solver's worker
+// thread, which loads tsx when run from the sources, ~40 MB; ORT's freed session memory the
+// allocator keeps) and the layer's Hessians and compressed weights.
 // The peak does not grow with depth: nothing proportional to the model is held (the driver
 // streams the dense weights to a file in its state folder, opens one layer's cut at a time,
 // and checkpoints each finished layer to disk; the output is written from the checkpoints).

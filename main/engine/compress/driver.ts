@@ -21,6 +21,7 @@
 
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { collectGarbage } from '../collect-garbage.ts';
 import { RecallError } from '../errors.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { ExternalWeightSink } from '../onnx/external-weights.ts';
@@ -264,6 +265,9 @@ function initializerValues(dir: string, t: TensorData): Float32Array {
 
 /** A session over a cut of the graph: saved beside the weight file (overridden weights in their own file) and opened from disk. */
 function openCut(dir: string, model: Model, name: string, o: SessionOptions | undefined): Promise<RecallSession> {
+  // The stage before left its buffers (module weights, Gram outputs, solver arrays) to the
+  // collector; hand them back before ORT allocates the session's.
+  collectGarbage();
   return createSessionFromFile(model, join(dir, `${name}.onnx`), o, { fileName: 'overrides.onnx.data', align: 4096 });
 }
 
@@ -321,6 +325,7 @@ export async function runCompression(o: DriverOptions): Promise<DriverResult> {
           const w = transpose2d(wT, m.cols, m.rows);
           const h = hessians.get(m.input)!;
           o.onProgress?.({ layer, layers: config.numLayers, stage: 'compress', module: m.name, etaSeconds: eta(layer, config.numLayers), fraction: layer / config.numLayers });
+          collectGarbage();
           const r = o.compress(w, m.rows, m.cols, h, m);
           // The layer keeps one copy of each compressed weight: W^T, as the next session reads it.
           if (r) {

@@ -1,18 +1,14 @@
 // Worker thread of solver-pool.ts: for each team message (a job on SharedArrayBuffers and this
 // worker's part), run that part of every step the control array announces, until OP_END.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
+import { collectGarbage as collect } from '../collect-garbage.ts';
 import { blockScratch, runBlockRows } from './block-kernels.ts';
 import { prepStep } from './linalg.ts';
 import { C_DONE, C_ERR, C_GEN, C_OP, C_PARAM, OP_BLOCK, OP_END, type TeamMessage, blockRows } from './solver-pool.ts';
 
 // This isolate rarely allocates, so it would rarely collect: the job's SharedArrayBuffers (the
 // layer's float64 W and U) would stay referenced here long after the caller dropped them, one set
-// per layer. A full collection after each layer's last team releases them (gc exposed in a fresh
-// context only).
-setFlagsFromString('--expose-gc');
-const collect = runInNewContext('gc') as () => void;
+// per layer. A full collection after each layer's last team releases them.
 
 parentPort!.on('message', (m: TeamMessage) => {
   const ctrl = new Int32Array(m.ctrl);
