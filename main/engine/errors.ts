@@ -37,6 +37,7 @@ export type RecallErrorCode =
   | 'E_COMPRESS_CONFIG' // bits, group size, sparsity, n:m... outside what the method allows
   | 'E_COMPRESS_HESSIAN' // a Hessian that is not positive definite even after damping
   | 'E_COMPRESS_EXPORT' // a layer the requested packed layout cannot represent
+  | 'E_NO_SPACE' // not enough free disk for what a job must write
   // evaluation (main/engine/eval)
   | 'E_EVAL_TASK' // an unknown task, or one whose data files are missing
   | 'E_EVAL_DATA' // a data file that cannot be read as its task's format

@@ -1,8 +1,8 @@
 // Compression end to end on the fixture models: a run cancelled at layer k and resumed writes
 // the same weights as an uninterrupted run; GPTQ 4-bit leaves a lower perplexity than RTN
-// 4-bit; SparseGPT reaches the exact sparsity; bad input gives one clear error each.
+// 4-bit; SparseGPT reaches the exact sparsity; bad input (and too little disk) gives one clear error each.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -84,4 +84,8 @@ test('bad input: one clear error each', async () => {
   cpSync(fixtureDir('tiny-llama'), noWeights, { recursive: true });
   rmSync(join(noWeights, 'model.safetensors'));
   await expect(run({}, { model: noWeights }), /no-weights/);
+  // Too little disk: refused before anything is written, naming the folder and both sizes.
+  const full = join(tmp, 'full-disk');
+  await expect(run({}, { out: full, freeBytes: () => 1000 }), /full-disk: compressing .* needs about \d+\.\d\d GB free .*; 0\.00 GB are free there/);
+  assert.ok(!existsSync(full), 'nothing written');
 });

@@ -3,9 +3,9 @@
 // folder every Recall command accepts (fake-quant / pruned weights in HF layout, a
 // quantization_config in config.json), the packed artifacts and the per-module log.
 
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { RecallError } from '../errors.ts';
 import { loadModelFolder } from '../models/folder.ts';
 import { writeSafetensors } from '../models/safetensors-write.ts';
@@ -55,6 +55,8 @@ export interface CompressOptions {
   signal?: AbortSignal;
   onProgress?: (p: DriverProgress) => void;
   onModule?: (log: ModuleLog) => void;
+  /** Free bytes on the file system of a folder (default: statfs); the disk check reads it. */
+  freeBytes?: (dir: string) => number;
 }
 
 const bad = (field: string, message: string, value: unknown) => new RecallError('E_COMPRESS_CONFIG', message, { field, value });
@@ -138,6 +140,7 @@ export async function compressModel(o: CompressOptions): Promise<CompressResult>
     const seqlen = o.seqlen ?? Math.min(2048, folder.config.maxPositions);
     if (seqlen > folder.config.maxPositions) throw bad('seqlen', `--seqlen ${seqlen} is longer than the model's context (${folder.config.maxPositions})`, seqlen);
     const calibration = loadCalibration({ file: o.calib, nsamples: o.nsamples ?? 128, seqlen, seed: o.seed ?? 0 }, tokenizer, folder.config.vocabSize);
+    checkFreeSpace(o, folder);
     // The solver's worker threads start now, so their start-up overlaps building the graph and capturing layer 0.
     if (o.spec.method === 'gptq' || o.spec.method === 'sparsegpt') prestartSolverThreads();
     const fingerprint = createHash('sha256').update(JSON.stringify({ model: o.model, spec: o.spec, calib: calibration.fingerprint, n: calibration.nsamples, T: seqlen, seed: calibration.seed })).digest('hex');
@@ -158,6 +161,30 @@ export async function compressModel(o: CompressOptions): Promise<CompressResult>
     return { status: 'completed', ...base };
   } finally {
     folder.weights.close();
+  }
+}
+
+/** Free bytes where `dir` is (or would be created): statfs of its nearest existing ancestor. */
+function statfsFree(dir: string): number {
+  let d = resolve(dir);
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  const s = statfsSync(d);
+  return s.bavail * s.bsize;
+}
+
+/**
+ * The run writes the dense weights as float32 into its state folder (the driver's graph data)
+ * and the compressed model as float32 into the output: about twice the model's float32 bytes,
+ * plus the per-layer checkpoints and packed codes (counted as 10% more). Refused up front
+ * rather than failing with ENOSPC hours in.
+ */
+function checkFreeSpace(o: CompressOptions, folder: ReturnType<typeof loadModelFolder>): void {
+  const float32Bytes = folder.weights.names().reduce((a, n) => a + 4 * folder.weights.info(n).shape.reduce((x, y) => x * y, 1), 0);
+  const need = Math.ceil(2.2 * float32Bytes);
+  const free = (o.freeBytes ?? statfsFree)(o.out);
+  if (free < need) {
+    const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
+    throw new RecallError('E_NO_SPACE', `${o.out}: compressing ${o.model} needs about ${gb(need)} free (the dense weights as float32 in the run's state folder, the compressed model, checkpoints); ${gb(free)} are free there`, { file: o.out, need, free });
   }
 }
 
