@@ -3,9 +3,9 @@
 import type {
   CompressionLogRow, CurveRow, JobInfo, ModelEntry as ApiModel, ModelInspectionInfo, RunDetail as ApiRunDetail, RunSummary as ApiRunSummary,
 } from '../../../main/contract/index.ts';
-import type { ExperimentDraft, JobEntry, ModelDetails, ModelEntry, RunDetail, RunSummary } from './workbench-types.ts';
+import type { ExperimentDraft, JobEntry, ModelDetails, ModelEntry, RecoveryChoice, RunDetail, RunSummary } from './workbench-types.ts';
 import type { ExperimentSpecInput } from '../../../main/contract/experiment-spec.ts';
-import { describeCompression, describeRecovery } from './experiment-plan.ts';
+import { describeCompression, describeRecovery, recoveryOptions } from './experiment-plan.ts';
 
 export function modelFromApi(m: ApiModel, info: ModelInspectionInfo | null): ModelEntry {
   return {
@@ -42,14 +42,25 @@ export function describeRunConfig(kind: ApiRunSummary['kind'], config: unknown):
   if (kind === 'compress' && method) {
     description = method === 'none' ? 'dense' : describeCompression({ method: method as 'gptq', bits: num(spec.bits), groupSize: num(spec.groupSize), sparsity: num(spec.sparsity), ...(Array.isArray(spec.nm) ? { nm: spec.nm as [number, number] } : {}) });
   }
-  // A tune run's config holds the filled-in method spec ({ spec: { method, rank | virtualTokens }, steps }).
+  // A tune run's config holds the filled-in method spec ({ spec: { method, rank, alpha, targets... }, steps }).
   const rec = obj(c.recovery ?? (kind === 'tune' ? (c.spec ?? c) : {}));
-  const opt = obj(rec.options);
-  const recovery = kind === 'tune' && typeof rec.method === 'string'
-    ? describeRecovery({ method: rec.method as 'lora', rank: num(rec.rank) ?? num(opt.rank), tokens: num(rec.virtualTokens) ?? num(opt.virtualTokens), steps: num(c.steps) ?? num(rec.steps) ?? 0 })
+  const recovery = kind === 'tune' && typeof rec.method === 'string' && rec.method !== 'none'
+    ? describeRecovery(recoveryFromConfig(rec.method as RecoveryChoice['method'], num(c.steps) ?? num(rec.steps) ?? 0, { ...obj(rec.options), ...rec }))
     : null;
   const tasks = Array.isArray(c.tasks) ? c.tasks.filter((t): t is string => typeof t === 'string') : [];
   return { method: description, recovery, tasks };
+}
+
+/** A recovery's options as the engine holds them (an experiment's options, or a tune run's filled-in spec) in the builder's terms. */
+export function recoveryFromConfig(method: RecoveryChoice['method'], steps: number, v: Record<string, unknown>): RecoveryChoice {
+  const init = typeof v.init === 'string' ? v.init : typeof obj(v.init).kind === 'string' ? (obj(v.init).kind === 'text' ? `text:${String(obj(v.init).text ?? '')}` : String(obj(v.init).kind)) : 'random';
+  return {
+    method, steps,
+    rank: num(v.rank), tokens: num(v.virtualTokens), alpha: num(v.alpha), dropout: num(v.dropout), prompts: num(v.prompts),
+    ...(Array.isArray(v.targets) ? { targets: v.targets.map(String).join(',') } : {}),
+    ...(v.reparam === true ? { reparam: true } : {}),
+    ...(init === 'vocab' ? { init: 'vocab' as const } : init.startsWith('text:') ? { init: 'text' as const, initText: init.slice(5) } : {}),
+  };
 }
 
 function num(v: unknown): number | undefined {
@@ -120,10 +131,20 @@ export function jobFromApi(j: JobInfo, runName: string | undefined, log: string[
   };
 }
 
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'x';
+/** A name the engine takes (letters, digits, '.', '_', '-'), cut at a word boundary to `max` characters. */
+function slug(s: string, max = 60): string {
+  const full = s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+  if (full.length <= max) return full || 'x';
+  const cut = full.slice(0, max);
+  return (full[max] === '-' ? cut : cut.replace(/-[^-]*$/, '')).replace(/-+$/, '') || cut;
+}
+
+/** Recovery names may be longer than the experiment's (the engine takes 100 characters): their options are in them. */
+const RECOVERY_NAME_MAX = 80;
 
 /** The builder's draft as the engine's experiment spec (dense baseline and no-recovery included). */
 export function draftToSpec(d: ExperimentDraft): ExperimentSpecInput {
+  const recoveryNames = uniqueNames(d.recoveries.map((r) => slug(describeRecovery(r), RECOVERY_NAME_MAX)), ['none'], RECOVERY_NAME_MAX);
   return {
     name: slug(d.name || 'experiment'),
     models: [/^\d+$/.test(d.model) ? Number(d.model) : d.model],
@@ -138,13 +159,11 @@ export function draftToSpec(d: ExperimentDraft): ExperimentSpecInput {
     ],
     recoveries: [
       { name: 'none', method: 'none' },
-      ...d.recoveries.map((r) => ({
-        name: slug(describeRecovery(r)),
-        method: r.method,
-        steps: r.steps,
-        // The recovery module's option names (main/engine/experiments/step-inputs.ts methodSpecOf).
-        ...(r.method === 'lora' ? { options: { rank: r.rank ?? 8 } } : r.method === 'idp' ? {} : { options: { virtualTokens: r.tokens ?? 20 } }),
-      })),
+      ...d.recoveries.map((r, i) => {
+        // The recovery module's option names (main/engine/experiments/step-inputs.ts methodSpecOf), defaults left out.
+        const options = recoveryOptions(r);
+        return { name: recoveryNames[i]!, method: r.method, steps: r.steps, ...(options ? { options } : {}) };
+      }),
     ],
     tasks: d.tasks,
     seeds: d.seeds,
@@ -152,6 +171,17 @@ export function draftToSpec(d: ExperimentDraft): ExperimentSpecInput {
     ...calibrationOf(d),
     ...(d.analyze === false ? { analyze: false as const } : d.analyze?.limit ? { analyze: { limit: d.analyze.limit } } : {}),
   };
+}
+
+/** Names made unique with -2, -3...: two recoveries whose descriptions differ only past the cut. */
+function uniqueNames(names: string[], taken: string[], max: number): string[] {
+  const used = new Set(taken);
+  return names.map((n) => {
+    let name = n;
+    for (let k = 2; used.has(name); k++) name = `${n.slice(0, max - String(k).length - 1)}-${k}`;
+    used.add(name);
+    return name;
+  });
 }
 
 function calibrationOf(d: ExperimentDraft): Pick<ExperimentSpecInput, 'calibration'> {

@@ -163,11 +163,30 @@ export interface CompressionChoice {
   nm?: [number, number];
 }
 
+/**
+ * One recovery as the builder holds it. An option left empty (undefined or null, as an emptied
+ * number field reads) is the engine's default (main/engine/experiments/step-inputs.ts methodSpecOf).
+ */
 export interface RecoveryChoice {
   method: 'lora' | 'prompt' | 'prefix' | 'idp';
-  rank?: number;
-  tokens?: number;
+  /** LoRA rank (default 8). */
+  rank?: number | null;
+  /** Virtual tokens of prompt / prefix (default 20 here) and IDP (default 25). */
+  tokens?: number | null;
   steps: number;
+  /** LoRA scaling alpha (default: the rank). */
+  alpha?: number | null;
+  /** LoRA dropout in [0, 1) (default 0). */
+  dropout?: number | null;
+  /** LoRA target modules as typed, comma-separated (default q_proj,v_proj). */
+  targets?: string;
+  /** Initial prompt / prefix: random (the default), vocab (prompt and IDP only) or the embeddings of `initText`. */
+  init?: 'random' | 'vocab' | 'text';
+  initText?: string;
+  /** Prefix tuning through an MLP (default off; text init needs it off). */
+  reparam?: boolean;
+  /** IDP's pool of prompts (default 4). */
+  prompts?: number | null;
 }
 
 /**
