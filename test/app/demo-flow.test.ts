@@ -1,7 +1,7 @@
 // A new user's first study, end to end, in Chromium through `recall serve` on an empty
 // RECALL_HOME, touching only the page (no API calls): build a tiny experiment in New experiment
 // (demo model; dense + GPTQ 3-bit g32 on 32 x 64 calibration tokens; prompt tuning 4 tokens x
-// 5 steps; demo_mc on 20 items; each variant analysed on 4 items), run it, watch Jobs show
+// 5 steps from a text init; demo_mc on 20 items; each variant analysed on 4 items), run it, watch Jobs show
 // progress and an ETA, then read the paper table in Compare and the per-layer similarity and
 // attention maps in Layers, export the similarity chart as SVG (parsed as XML, its lines there)
 // and PNG (signature and size), and cancel a second experiment's compression from Jobs.
@@ -125,6 +125,8 @@ test('demo flow: from an empty data folder to an exported figure, all in the pag
   await page.getByTestId('recovery-0-method').selectOption('prompt');
   await page.getByTestId('recovery-0-tokens').fill('4');
   await page.getByTestId('recovery-0-steps').fill('5');
+  await page.getByTestId('recovery-0-init').selectOption('text'); // starts from the embeddings of a text
+  await page.getByTestId('recovery-0-init-text').fill('Question: answer');
   await page.locator('[data-testid="task-demo_mc"]').waitFor();
   await chooseOnlyDemoMc(page);
   await page.getByTestId('exp-limit').fill('20');

@@ -3,7 +3,9 @@
 // study they offer: every view at 1280x800 and 1920x1080 in both themes (screenshots in
 // test-results/), keyboard navigation, a run opened from the Runs table, a chart exported as SVG
 // (parsed as XML), PNG (signature, size, DPI) and PDF (rendered back with pdftoppm), and a table
-// as CSV. Running real jobs is left to the engine's tests (minutes on CPU).
+// as CSV; then an experiment with recovery options built in New experiment on the engine's data,
+// its spec and tune steps read back through the API (screenshots new-options-*), and cancelled.
+// Running real jobs is left to the engine's tests (minutes on CPU).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -168,6 +170,87 @@ test('workbench: every view, keyboard navigation, a run, and SVG/PNG/PDF/CSV exp
   // Unknown run: an error state that says what to do.
   await page.goto(`${bridge.url.split('#')[0]}#/run/nope`);
   await page.getByTestId('empty-state').filter({ hasText: 'nope' }).waitFor();
+
+  // New experiment on the engine's data: recovery options set in the form, checked beside their
+  // fields, reach the experiment's spec (defaults left out) and the engine's tune steps.
+  await page.getByTestId('nav-new').click();
+  await title.filter({ hasText: 'New experiment' }).waitFor();
+  if (await page.getByTestId('leave-sample').isVisible()) await page.getByTestId('leave-sample').click();
+  await page.getByTestId('sample-banner').waitFor({ state: 'detached' });
+  await page.locator('[data-testid="exp-model"] option[value="demo"]').waitFor({ state: 'attached', timeout: 15_000 });
+  await page.getByTestId('exp-model').selectOption('demo');
+  await page.getByTestId('exp-name').fill('options-check');
+  await page.getByTestId('compression-1-remove').click();
+  await page.getByTestId('exp-nsamples').fill('8');
+  await page.getByTestId('exp-seqlen').fill('32');
+  const start = page.getByTestId('exp-start');
+  // LoRA: a dropout of 1 is refused beside the field and blocks the start; 0.1 is taken.
+  await page.getByTestId('recovery-0-dropout').fill('1');
+  assert.equal(await page.getByTestId('recovery-0-dropout-error').innerText(), 'dropout must be in [0, 1)');
+  assert.ok(await start.isDisabled(), 'an invalid option disables Start');
+  assert.match(await page.getByTestId('exp-problems').innerText(), /dropout must be in \[0, 1\)/);
+  await page.getByTestId('recovery-0-dropout').fill('0.1');
+  await page.getByTestId('recovery-0-alpha').fill('16');
+  await page.getByTestId('recovery-0-targets').fill('q_proj,k_proj,v_proj');
+  assert.equal(await page.getByTestId('recovery-0-dropout-error').count(), 0);
+  // Prompt tuning from a text; prefix tuning reparameterised (text init then off); IDP and LoRA at their defaults.
+  await page.getByTestId('add-recovery').click();
+  await page.getByTestId('recovery-1-tokens').fill('4');
+  await page.getByTestId('recovery-1-init').selectOption('text');
+  await page.getByTestId('recovery-1-init-text').fill('Question: answer');
+  await page.getByTestId('add-recovery').click();
+  await page.getByTestId('recovery-2-method').selectOption('prefix');
+  await page.getByTestId('recovery-2-reparam').check();
+  assert.ok(await page.locator('[data-testid="recovery-2-init"] option[value="text"]').isDisabled(), 'text init is off with reparam');
+  await page.getByTestId('recovery-2-reparam-hint').waitFor();
+  await page.getByTestId('add-recovery').click();
+  await page.getByTestId('recovery-3-method').selectOption('idp');
+  await page.getByTestId('recovery-3-prompts').fill('2');
+  await page.getByTestId('add-recovery').click();
+  await page.getByTestId('recovery-4-method').selectOption('lora');
+  const descs = await page.locator('[data-testid$="-desc"]').allInnerTexts();
+  assert.deepEqual(descs, [
+    'LoRA r=8 alpha=16 dropout=0.1 on q_proj+k_proj+v_proj, 400 steps', 'Prompt tuning 4 tok init "Question: answer", 400 steps',
+    'Prefix tuning 20 tok reparam, 400 steps', 'IDP 2 prompts, 400 steps', 'LoRA r=8, 400 steps',
+  ]);
+  await page.getByTestId('exp-analyze').uncheck();
+  assert.equal(await page.getByTestId('exp-problems').count(), 0, 'the draft has no problems');
+  for (const size of [{ width: 1280, height: 800 }, { width: 1920, height: 1080 }]) {
+    await page.setViewportSize(size);
+    await page.getByTestId('recovery-2').evaluate((e) => e.scrollIntoView({ block: 'center' }));
+    await shoot(page, `new-options-${size.width}`);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await start.click();
+  await page.getByTestId('exp-summary').getByRole('status').filter({ hasText: /Started experiment options-check/ }).waitFor({ timeout: 15_000 });
+
+  const call = async <T,>(method: string, params: unknown): Promise<T> => {
+    const r = await api.call(method as 'runs.get', params as { runId: number });
+    assert.ok(r.ok, `${method}: ${JSON.stringify(r)}`);
+    return r.value as T;
+  };
+  const experiment = (await call<{ id: number; name: string }[]>('runs.list', { kind: 'experiment' })).find((r) => r.name === 'options-check')!;
+  assert.ok(experiment, 'the experiment is in the store');
+  const spec = (await call<{ config: { spec: { recoveries: { method: string; options?: unknown }[] } } }>('runs.get', { runId: experiment.id })).config.spec;
+  assert.deepEqual(spec.recoveries.map((r) => [r.method, r.options]), [
+    ['none', undefined],
+    ['lora', { rank: 8, alpha: 16, dropout: 0.1, targets: ['q_proj', 'k_proj', 'v_proj'] }],
+    ['prompt', { virtualTokens: 4, init: 'text:Question: answer' }],
+    ['prefix', { virtualTokens: 20, reparam: true }],
+    ['idp', { prompts: 2 }],
+    ['lora', { rank: 8 }],
+  ]);
+  // The tune steps hold the filled-in method specs the jobs train with.
+  const info = await call<{ steps: { kind: string; runId: number }[] }>('experiments.get', { runId: experiment.id });
+  const tuneSpecs = await Promise.all(info.steps.filter((st) => st.kind === 'tune').map(async (st) => (await call<{ config: { spec: unknown } }>('runs.get', { runId: st.runId })).config.spec));
+  assert.deepEqual(tuneSpecs, [
+    { method: 'lora', rank: 8, alpha: 16, targets: ['q_proj', 'k_proj', 'v_proj'], dropout: 0.1 },
+    { method: 'prompt', virtualTokens: 4, init: { kind: 'text', text: 'Question: answer' } },
+    { method: 'prefix', virtualTokens: 20, reparam: true },
+    { method: 'idp', virtualTokens: 25, prompts: 2, selLayer: 0, training: 'joint-hard', init: { kind: 'random' } },
+    { method: 'lora', rank: 8, alpha: 8, targets: ['q_proj', 'v_proj'] },
+  ]);
+  await call('experiments.cancel', { runId: experiment.id });
 
   assert.deepEqual(problems, [], 'no console errors or CSP violations');
 });
