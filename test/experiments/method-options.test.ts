@@ -26,6 +26,8 @@ test('a value of the wrong type is refused instead of becoming the default', () 
   refused('prefix', { init: 5 }, 'options.init', /must be a string/);
   refused('idp', { training: 'joint' }, 'options.training', /joint-hard or independent/);
   refused('prompt', { virtualTokens: 0 }, 'options.virtualTokens', /positive integer/);
+  refused('idp', { selLayer: -1 }, 'options.selLayer', /an integer >= 0/);
+  assert.equal((methodSpecOf({ method: 'idp', options: { selLayer: 0 } }) as { selLayer: number }).selLayer, 0, 'layer 0 is a layer');
 });
 
 test('valid options: defaults filled, LoRA dropout carried (and left out at 0, so fingerprints are as before)', () => {
@@ -33,6 +35,25 @@ test('valid options: defaults filled, LoRA dropout carried (and left out at 0, s
   assert.deepEqual(methodSpecOf({ method: 'lora', options: { rank: 4, dropout: 0 } }), methodSpecOf({ method: 'lora', options: { rank: 4 } }));
   assert.deepEqual(methodSpecOf({ method: 'lora', options: { rank: 4, dropout: 0.1, targets: ['q_proj'] } }), { method: 'lora', rank: 4, alpha: 4, targets: ['q_proj'], dropout: 0.1 });
   assert.deepEqual(methodSpecOf({ method: 'idp', options: { prompts: 2, training: 'independent' } }), { method: 'idp', virtualTokens: 25, prompts: 2, selLayer: 0, training: 'independent', init: { kind: 'random' } });
+});
+
+test('experiments.create checks recovery settings against the model before any run exists: targets of its family, selLayer among its layers, prompt + sequence within its context, blank init text, alpha, a target named twice', async (t) => {
+  const { api } = testApi(t);
+  const base = { name: 'model-checks', models: [TINY], calibration: { file: CALIB, nsamples: 8, seqlen: 32 }, compressions: [{ name: 'rtn4', method: 'rtn' as const, bits: 4 }], tasks: ['demo_mc'] };
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['lora', { targets: ['q_proj', 'fc1'] }, /options\.targets: LoRA target 'fc1' is not a module of a llama model/],
+    ['lora', { targets: ['q_proj', 'q_proj'] }, /options\.targets: LoRA target 'q_proj' is named twice/],
+    ['lora', { alpha: 0 }, /options\.alpha: alpha must be > 0/],
+    ['idp', { selLayer: 9 }, /options\.selLayer: selLayer must be a layer of the model \(0\.\.1\)/],
+    ['prompt', { init: 'text:   ' }, /options\.init: init text is blank/],
+    ['prompt', { virtualTokens: 4000 }, /options\.virtualTokens: a prompt of 4000 virtual tokens .* longer than the model's context/],
+  ];
+  for (const [method, options, message] of cases) {
+    const r = await api.call('experiments.create', { spec: { ...base, recoveries: [{ name: 'r', method, data: CALIB, steps: 2, options }] } });
+    assert.equal(r.ok, false, `${method} ${JSON.stringify(options)} was accepted`);
+    assert.match(JSON.stringify(r), message);
+  }
+  assert.equal((await call(api.call('runs.list', {}))).length, 0, 'no run was created');
 });
 
 test('experiments.create refuses a mistyped option before creating any run', async (t) => {

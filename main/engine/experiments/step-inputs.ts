@@ -10,7 +10,9 @@ import { type CompressSpec, validateSpec } from '../compress/compress-model.ts';
 import { locateTask, resolveTask } from '../eval/task-data.ts';
 import { RecallError } from '../errors.ts';
 import type { AnalyzeJobConfig, CompressJobConfig, EvalJobConfig, TuneJobConfig } from '../jobs/job-context.ts';
+import { readDecoderConfig } from '../models/config.ts';
 import { inspectModel } from '../models/folder.ts';
+import { checkSpec, defaultSeqLen } from '../recover/tune.ts';
 import type { MethodSpec } from '../recover/method-trainers.ts';
 import { checkPrefixInit, parsePrefixInit } from '../recover/prefix-init.ts';
 import { parsePromptInit } from '../recover/prompt-init.ts';
@@ -51,13 +53,13 @@ function describeCompression(s: CompressSpec): string {
   return s.bits !== undefined && s.sparsity === undefined ? `${s.method}-${s.bits}bit` : `${s.method}-${Math.round((s.sparsity ?? 0) * 100)}`;
 }
 
-type OptionKind = 'int' | 'number' | 'boolean' | 'string' | 'strings';
+type OptionKind = 'int' | 'index' | 'number' | 'boolean' | 'string' | 'strings';
 /** The options each recovery method reads, and their types: anything else is refused by name. */
 const METHOD_OPTIONS: Readonly<Record<RecoverySpec['method'], Readonly<Record<string, OptionKind>>>> = {
   lora: { rank: 'int', alpha: 'number', targets: 'strings', dropout: 'number' },
   prompt: { virtualTokens: 'int', init: 'string' },
   prefix: { virtualTokens: 'int', reparam: 'boolean', encoderHiddenSize: 'int', init: 'string' },
-  idp: { virtualTokens: 'int', prompts: 'int', selLayer: 'int', training: 'string', init: 'string' },
+  idp: { virtualTokens: 'int', prompts: 'int', selLayer: 'index', training: 'string', init: 'string' },
   none: {},
 };
 
@@ -68,11 +70,12 @@ function checkMethodOptions(method: RecoverySpec['method'], o: NonNullable<Recov
     const field = `options.${k}`;
     if (!kind) throw new RecallError('E_INVALID_ARGUMENT', `${field}: ${method} has no option '${k}'${Object.keys(allowed).length ? ` (it takes ${Object.keys(allowed).join(', ')})` : ''}`, { field, value: v });
     const ok = kind === 'int' ? Number.isInteger(v) && (v as number) > 0
+      : kind === 'index' ? Number.isInteger(v) && (v as number) >= 0
       : kind === 'number' ? typeof v === 'number' && Number.isFinite(v)
         : kind === 'boolean' ? typeof v === 'boolean'
           : kind === 'string' ? typeof v === 'string'
             : Array.isArray(v) && v.length > 0;
-    const expected = { int: 'a positive integer', number: 'a number', boolean: 'true or false', string: 'a string', strings: 'a non-empty list of names' }[kind];
+    const expected = { int: 'a positive integer', index: 'an integer >= 0', number: 'a number', boolean: 'true or false', string: 'a string', strings: 'a non-empty list of names' }[kind];
     if (!ok) throw new RecallError('E_INVALID_ARGUMENT', `${field} must be ${expected} (got ${JSON.stringify(v)})`, { field, value: v });
   }
   if (method === 'lora' && typeof o.dropout === 'number' && !(o.dropout >= 0 && o.dropout < 1)) throw new RecallError('E_INVALID_ARGUMENT', `options.dropout must be in [0, 1) (got ${o.dropout})`, { field: 'options.dropout', value: o.dropout });
@@ -110,11 +113,31 @@ export function methodSpecOf(r: Pick<RecoverySpec, 'method' | 'options'>): Metho
   }
 }
 
+/**
+ * The recovery's settings checked against the model now (targets of its family, selLayer among
+ * its layers, prompt + sequence within its context, a blank init text), so a spec that a tune job
+ * would refuse is refused when the experiment is planned, not after its compression has run.
+ */
+function checkAgainstModel(spec: MethodSpec, model: ModelRecord, seqLen: number | undefined): void {
+  const config = readDecoderConfig(model.sourcePath);
+  const n = spec.method === 'lora' ? 0 : spec.virtualTokens;
+  try {
+    checkSpec(spec, { config }, seqLen ?? defaultSeqLen(config, n));
+  } catch (e) {
+    if (!(e instanceof RecallError)) throw e;
+    const raw = typeof e.details.field === 'string' ? e.details.field : 'options';
+    const field = raw === 'target_modules' ? 'options.targets' : raw.startsWith('options') ? raw : `options.${raw}`;
+    throw new RecallError(e.code, `${field}: ${e.message}`, { ...e.details, field }, { cause: e });
+  }
+}
+
 export function tuneStep(model: ModelRecord, input: RunRecord | undefined, r: Omit<RecoverySpec, 'name'> & { name?: string }, seed = 0): StepInput {
   const file = r.data ?? modelDataFile(model.sourcePath, 'train') ?? modelDataFile(model.sourcePath, 'calibration');
   if (!file) throw new RecallError('E_INVALID_ARGUMENT', `data is required: ${model.sourcePath} names no training split in a recall.json`, { field: 'data' });
+  const spec = methodSpecOf(r);
+  checkAgainstModel(spec, model, r.seqLen);
   const config: TuneJobConfig = {
-    spec: methodSpecOf(r), steps: r.steps ?? 100, lr: r.lr ?? null, batchSize: r.batchSize ?? null, seqLen: r.seqLen ?? null,
+    spec, steps: r.steps ?? 100, lr: r.lr ?? null, batchSize: r.batchSize ?? null, seqLen: r.seqLen ?? null,
     data: { sha256: fileSha256(file) }, paths: { data: file },
   };
   return { kind: 'tune', name: r.name ?? r.method, model, config: config as unknown as StepInput['config'], seed, parents: input ? [{ run: input, role: 'input' }] : [] };

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { RecallError } from '../errors.ts';
 import { loadModelFolder, type ModelFolder } from '../models/folder.ts';
 import { Tokenizer } from '../models/tokenizer.ts';
+import type { DecoderConfig } from '../models/types.ts';
 import type { ExecutionProvider } from '../runtime/providers.ts';
 import { TokenDataset } from '../tune/data.ts';
 import { type ProgressEvent, type TrainResult, train } from '../tune/loop.ts';
@@ -60,14 +61,21 @@ export interface TuneResult {
 
 const isPromptMethod = (s: MethodSpec) => s.method !== 'lora';
 
-/** Refuse settings the method cannot use, naming the option. */
-export function checkSpec(spec: MethodSpec, folder: ModelFolder, seqLen: number): void {
+/** Sequence length of a tuning run when none is given: 128, or what the context leaves after n virtual tokens. */
+export function defaultSeqLen(config: Pick<DecoderConfig, 'maxPositions'>, virtualTokens: number): number {
+  return Math.max(1, Math.min(128, config.maxPositions - virtualTokens));
+}
+
+/** Refuse settings the method cannot use on this model, naming the option (experiments call it when planning). */
+export function checkSpec(spec: MethodSpec, folder: Pick<ModelFolder, 'config'>, seqLen: number): void {
   const { config } = folder;
   if (spec.method === 'lora') {
     positiveInt('rank', spec.rank);
     if (!(spec.alpha > 0)) throw new RecallError('E_INVALID_ARGUMENT', `alpha must be > 0, got ${spec.alpha}`, { field: 'alpha' });
     if (spec.targets.length === 0) throw new RecallError('E_INVALID_ARGUMENT', 'LoRA needs at least one target module', { field: 'targets' });
     for (const t of spec.targets) moduleDims(config, t);
+    const twice = spec.targets.find((t, i) => spec.targets.indexOf(t) !== i);
+    if (twice) throw new RecallError('E_INVALID_ARGUMENT', `LoRA target '${twice}' is named twice`, { field: 'targets', value: twice });
     const p = spec.dropout ?? 0;
     if (!(p >= 0 && p < 1)) throw new RecallError('E_INVALID_ARGUMENT', `LoRA dropout must be in [0, 1), got ${p}`, { field: 'dropout', value: p });
     return;
@@ -76,6 +84,8 @@ export function checkSpec(spec: MethodSpec, folder: ModelFolder, seqLen: number)
   if (n + seqLen > config.maxPositions) {
     throw new RecallError('E_INVALID_ARGUMENT', `a prompt of ${n} virtual tokens plus sequences of ${seqLen} tokens is longer than the model's context (${config.maxPositions}); lower --virtual-tokens or --seq-len`, { field: 'virtualTokens', value: n });
   }
+  const init = spec.init;
+  if (init?.kind === 'text' && init.text.trim() === '') throw new RecallError('E_INVALID_ARGUMENT', 'init text is blank: give the words to start from', { field: 'init', value: `text:${init.text}` });
   if (spec.method === 'prefix') checkPrefixInit(spec);
   if (spec.method === 'idp') {
     positiveInt('prompts', spec.prompts);
@@ -97,7 +107,7 @@ export async function tuneModel(o: TuneOptions): Promise<TuneResult> {
   try {
     const tokenizer = Tokenizer.fromFolder(o.model);
     const n = isPromptMethod(o.method) ? (o.method as { virtualTokens: number }).virtualTokens : 0;
-    const seqLen = o.seqLen ?? Math.max(1, Math.min(128, folder.config.maxPositions - n));
+    const seqLen = o.seqLen ?? defaultSeqLen(folder.config, n);
     checkSpec(o.method, folder, seqLen);
     const tokens = tokenizeCorpus(tokenizer, readFileSync(o.data, 'utf8'));
     const data = TokenDataset.fromTokens(tokens, { seqLen, heldOutFraction: o.heldOutFraction ?? 0.05, source: o.data });
