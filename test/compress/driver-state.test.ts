@@ -5,7 +5,7 @@
 // relative output error (ORT MatMul, float32) equal to the float64 definition, and the
 // default batch size of a 7B model one sequence.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -55,6 +55,16 @@ test('state folder: one checkpoint per finished layer with its compressed weight
   assert.equal(resumed.resumedFromLayer, 1);
   assert.ok(readFileSync(join(cut, 'model.safetensors')).equals(readFileSync(join(whole, 'model.safetensors'))), 'weights differ from the uninterrupted run');
   for (const f of ['packed.bin', 'packed.json']) assert.ok(readFileSync(join(cut, 'compression', f)).equals(readFileSync(join(whole, 'compression', f))), `${f} differs`);
+});
+
+test('a resume over checkpoints of the older layout (no format in state.json) is refused with what to do', async () => {
+  const out = join(tmp, 'old-layout');
+  const controller = new AbortController();
+  await compressModel({ ...base, out, spec, signal: controller.signal, onProgress: (e) => { if (e.layer === 1 && e.stage === 'compress') controller.abort(); } });
+  const statePath = join(out, '.recall-compress', 'state.json');
+  const { format: _f, ...old } = JSON.parse(readFileSync(statePath, 'utf8')) as Record<string, unknown>;
+  writeFileSync(statePath, JSON.stringify(old));
+  await assert.rejects(compressModel({ ...base, out, spec, resume: true }), /written by an older Recall \(layout 1, this one reads 2\); start again without --resume/);
 });
 
 test('the relative output error the driver logs (ORT, float32) equals trace(D H D^T) / trace(W H W^T) in float64 (rtol 1e-4)', async () => {

@@ -225,7 +225,9 @@ export function defaultBatchSize(c: DecoderConfig, T: number): number {
   return Math.max(1, Math.floor(layerBytes / 2 / (perToken * T)));
 }
 
-interface LayerState { layer: number; fingerprint: string; log: ModuleLog[] }
+/** The checkpoint layout this driver writes (2: layer-<i>.safetensors; 1, before it: layer-<i>.json). */
+const STATE_FORMAT = 2;
+interface LayerState { format: number; layer: number; fingerprint: string; log: ModuleLog[] }
 
 const layerFile = (dir: string, layer: number) => join(dir, `layer-${layer}.safetensors`);
 const GRAPH_DIR = 'graph';
@@ -285,7 +287,8 @@ export async function runCompression(o: DriverOptions): Promise<DriverResult> {
   const eta = (done: number, total: number) => (done > startLayer ? ((performance.now() - t0) / 1000 / (done - startLayer)) * (total - done) : null);
 
   if (o.resume && existsSync(statePath)) {
-    const st = JSON.parse(readFileSync(statePath, 'utf8')) as LayerState;
+    const st = JSON.parse(readFileSync(statePath, 'utf8')) as Partial<LayerState> & Omit<LayerState, 'format'>;
+    if (st.format !== STATE_FORMAT) throw new RecallError('E_INVALID_ARGUMENT', `${o.stateDir}: these checkpoints were written by an older Recall (layout ${st.format ?? 1}, this one reads ${STATE_FORMAT}); start again without --resume`, { file: o.stateDir });
     if (st.fingerprint !== o.fingerprint) throw new RecallError('E_INVALID_ARGUMENT', `${o.stateDir}: a compression with other settings is in progress there; use another --out or drop --resume`, { file: o.stateDir });
     startLayer = resumedFromLayer = st.layer + 1;
     hidden = readHidden(join(o.stateDir, `hidden-${st.layer}.bin`), N * T * H);
@@ -450,7 +453,7 @@ function saveLayer(o: DriverOptions, layer: number, hidden: Float32Array, done: 
   renameSync(`${file}.tmp`, file);
   atomicWrite(join(o.stateDir, `hidden-${layer}.bin`), Buffer.from(hidden.buffer, hidden.byteOffset, hidden.byteLength));
   // The commit point: until state.json names this layer, a resume starts from the previous one.
-  atomicWrite(join(o.stateDir, 'state.json'), JSON.stringify({ layer, fingerprint: o.fingerprint, log } satisfies LayerState));
+  atomicWrite(join(o.stateDir, 'state.json'), JSON.stringify({ format: STATE_FORMAT, layer, fingerprint: o.fingerprint, log } satisfies LayerState));
   rmSync(join(o.stateDir, `hidden-${layer - 1}.bin`), { force: true });
 }
 
