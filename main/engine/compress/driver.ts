@@ -250,19 +250,24 @@ function initializerValues(dir: string, t: TensorData): Float32Array {
   if (t.dtype !== 'float32') throw new Error(`compress: weight ${t.name} is ${t.dtype}, expected float32`);
   if (!t.external) return t.data as Float32Array;
   const out = new Float32Array(t.external.length / 4);
-  const bytes = new Uint8Array(out.buffer);
-  const fd = openSync(join(dir, t.external.location), 'r');
+  const file = join(dir, t.external.location);
+  readAt(file, new Uint8Array(out.buffer), t.external.offset, () => new Error(`compress: ${file} ends before weight ${t.name}`));
+  return out;
+}
+
+/** Fill `into` from `file` at `offset`; `short()` is thrown when the file ends first. */
+function readAt(file: string, into: Uint8Array, offset: number, short: () => Error): void {
+  const fd = openSync(file, 'r');
   try {
     let done = 0;
-    while (done < bytes.length) {
-      const n = readSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), t.external.offset + done);
-      if (n === 0) throw new Error(`compress: ${join(dir, t.external.location)} ends before weight ${t.name}`);
+    while (done < into.length) {
+      const n = readSync(fd, into, done, Math.min(into.length - done, 1 << 30), offset + done);
+      if (n === 0) throw short();
       done += n;
     }
   } finally {
     closeSync(fd);
   }
-  return out;
 }
 
 /** A session over a cut of the graph: saved beside the weight file (overridden weights in their own file) and opened from disk. */
@@ -358,18 +363,7 @@ export async function runCompression(o: DriverOptions): Promise<DriverResult> {
 
 function readHidden(file: string, size: number): Float32Array {
   const out = new Float32Array(size);
-  const bytes = new Uint8Array(out.buffer);
-  const fd = openSync(file, 'r');
-  try {
-    let done = 0;
-    while (done < bytes.length) {
-      const n = readSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), done);
-      if (n === 0) throw new RecallError('E_INVALID_ARGUMENT', `${file}: the checkpoint's hidden states are truncated (${done} of ${bytes.length} bytes); start again without --resume`, { file });
-      done += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
+  readAt(file, new Uint8Array(out.buffer), 0, () => new RecallError('E_INVALID_ARGUMENT', `${file}: the checkpoint's hidden states are truncated (expected ${out.byteLength} bytes); start again without --resume`, { file }));
   return out;
 }
 
