@@ -1,11 +1,11 @@
 // The layer-sequential driver's memory design, checked by what it leaves on disk and what it
-// computes: one checkpoint file per finished layer (compressed weights + packed tensors), no
-// copy of the model kept in the state folder after a run, files of a layer past the commit
+// computes: one layer's dense weights in the state folder mid-run (never the model's), one
+// checkpoint file per finished layer (compressed weights + packed tensors), nothing kept after a run, files of a layer past the commit
 // point (a crash after writing them) redone on resume with the same result, the logged
 // relative output error (ORT MatMul, float32) equal to the float64 definition, and the
 // default batch size of a 7B model one sequence.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -30,7 +30,25 @@ test('state folder: one checkpoint per finished layer with its compressed weight
 
   const cut = join(tmp, 'cut');
   const controller = new AbortController();
-  const r = await compressModel({ ...base, out: cut, spec, signal: controller.signal, onProgress: (e) => { if (e.layer === 1 && e.stage === 'compress') controller.abort(); } });
+  let graphFiles: [string, number][] = [];
+  const r = await compressModel({
+    ...base, out: cut, spec, signal: controller.signal,
+    onProgress: (e) => {
+      if (e.layer !== 1 || e.stage !== 'compress') return;
+      const g = join(cut, '.recall-compress', 'graph');
+      graphFiles = readdirSync(g).map((f) => [f, statSync(join(g, f)).size]);
+      controller.abort();
+    },
+  });
+  // Mid-run, the state folder holds one layer's dense weights (and the embedding's, from the capture), never the model's.
+  const folder = loadModelFolder(fixtureDir('tiny-llama'));
+  const layerBytes = folder.weights.names().filter((n) => n.startsWith('model.layers.1.')).reduce((a, n) => a + 4 * folder.weights.info(n).shape.reduce((x, y) => x * y, 1), 0);
+  folder.weights.close();
+  const data = Object.fromEntries(graphFiles.filter(([f]) => f.endsWith('.data')));
+  assert.ok(data['layer.onnx.data']! > 0.9 * layerBytes && data['layer.onnx.data']! < layerBytes + 64 * 4096, // tensors under 1 KB stay in the graph; tensors are page-aligned
+     `layer.onnx.data ${data['layer.onnx.data']} bytes for a layer of ${layerBytes}`);
+  assert.deepEqual(Object.keys(data).sort(), ['embed.onnx.data', 'layer.onnx.data', 'overrides.onnx.data'].filter((f) => f in data).sort());
+  assert.ok(!('weights.onnx.data' in data));
   assert.equal(r.status, 'cancelled');
   const state = join(cut, '.recall-compress');
   const files = readdirSync(state).sort();

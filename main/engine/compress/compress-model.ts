@@ -173,10 +173,10 @@ function statfsFree(dir: string): number {
 }
 
 /**
- * The run writes the dense weights as float32 into its state folder (the driver's graph data)
- * and the compressed model as float32 into the output: about twice the model's float32 bytes,
- * plus the per-layer checkpoints and packed codes (counted as 10% more). Refused up front
- * rather than failing with ENOSPC hours in.
+ * The run keeps each finished layer's compressed weights (float32) in its state folder until the
+ * end and then writes the compressed model (float32) beside them: about twice the model's
+ * float32 bytes, plus one layer's dense weights and the packed codes (counted as 10% more).
+ * Refused up front rather than failing with ENOSPC hours in.
  */
 function checkFreeSpace(o: CompressOptions, folder: ReturnType<typeof loadModelFolder>): void {
   const float32Bytes = folder.weights.names().reduce((a, n) => a + 4 * folder.weights.info(n).shape.reduce((x, y) => x * y, 1), 0);
@@ -184,7 +184,7 @@ function checkFreeSpace(o: CompressOptions, folder: ReturnType<typeof loadModelF
   const free = (o.freeBytes ?? statfsFree)(o.out);
   if (free < need) {
     const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
-    throw new RecallError('E_NO_SPACE', `${o.out}: compressing ${o.model} needs about ${gb(need)} free (the dense weights as float32 in the run's state folder, the compressed model, checkpoints); ${gb(free)} are free there`, { file: o.out, need, free });
+    throw new RecallError('E_NO_SPACE', `${o.out}: compressing ${o.model} needs about ${gb(need)} free (the compressed layers' checkpoints and the compressed model, float32); ${gb(free)} are free there`, { file: o.out, need, free });
   }
 }
 

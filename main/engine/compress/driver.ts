@@ -5,15 +5,16 @@
 // the next layer's inputs. Each finished layer is checkpointed, so a cancelled or crashed
 // run resumes at the next layer and ends with the same weights as an uninterrupted one.
 //
-// Memory: only one layer is resident. The model graph is built once with its weights streamed
-// to a data file in the state folder (graph/weights.onnx.data, the IR keeps locations only);
-// each layer's session opens its cut of that graph from disk (ORT maps the layer's weights),
-// the compressor reads one module's weight from the file, and each finished layer's
-// compressed weights and packed artifacts go to its checkpoint (layer-<i>.safetensors), from
-// which the output is written at the end (CompressedLayers). The hidden states of the
-// calibration set (N x T x hidden float32) are held once and updated in place.
+// Memory: only one layer is resident. The model graph is built once with its weights deferred
+// (the IR holds a placeholder location per weight; nothing is read); each cut (the embedding,
+// then one layer at a time) has its weights read from the model's files into a data file in
+// the state folder and its session opened from disk; the compressor reads one module's weight
+// from that file, and each finished layer's compressed weights and packed artifacts go to its
+// checkpoint (layer-<i>.safetensors), from which the output is written at the end
+// (CompressedLayers). The hidden states of the calibration set (N x T x hidden float32) are
+// held once and updated in place. On disk: one layer's dense weights beside the checkpoints.
 //
-//   stateDir/ graph/weights.onnx.data   the dense weights as the graph stores them (W^T)
+//   stateDir/ graph/layer.onnx.data     the current layer's dense weights as the graph stores them (W^T)
 //             graph/*.onnx (+ overrides.onnx.data)   the session being opened
 //             layer-<i>.safetensors     compressed weights + packed tensors of layer i
 //             hidden-<i>.bin            the inputs of layer i+1
@@ -24,8 +25,9 @@ import { join } from 'node:path';
 import { collectGarbage } from '../collect-garbage.ts';
 import { RecallError } from '../errors.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
-import { ExternalWeightSink } from '../onnx/external-weights.ts';
-import type { Model, TensorData } from '../onnx/ir.ts';
+import { bytesOf } from '../onnx/dtypes.ts';
+import { ExternalWeightSink, type WeightSink } from '../onnx/external-weights.ts';
+import type { ExternalLocation, Model, TensorData } from '../onnx/ir.ts';
 import { extractSubgraph } from '../onnx/subgraph.ts';
 import { buildModelGraph } from '../models/build-graph.ts';
 import { transpose2d } from '../models/graph-layers.ts';
@@ -231,15 +233,47 @@ interface LayerState { format: number; layer: number; fingerprint: string; log: 
 
 const layerFile = (dir: string, layer: number) => join(dir, `layer-${layer}.safetensors`);
 const GRAPH_DIR = 'graph';
-const GRAPH_DATA = 'weights.onnx.data';
+/** Location of a weight not yet read from the model (DeferredWeights). */
+const DEFERRED = 'deferred';
 
-/** The model graph with hidden states exposed, its weights streamed to stateDir/graph. */
+/**
+ * A weight sink that stores nothing: the graph is built with a placeholder location per weight
+ * (nothing is read or written), and a cut's weights are read from the model's own files when
+ * that cut is opened (materialize).
+ */
+class DeferredWeights implements WeightSink {
+  private count = 0;
+  accepts(byteLength: number): boolean { return byteLength >= 1024; }
+  writeTensor(length: number): ExternalLocation { return { location: DEFERRED, offset: this.count++, length }; }
+  write(bytes: Uint8Array): ExternalLocation { return this.writeTensor(bytes.byteLength); }
+}
+
+/** The model graph with hidden states exposed, its weights deferred; its cuts are opened from stateDir/graph. */
 function buildGraph(o: DriverOptions): { graph: Model; dir: string } {
   const dir = join(o.stateDir, GRAPH_DIR);
   rmSync(dir, { recursive: true, force: true });
-  const sink = new ExternalWeightSink(dir, { fileName: GRAPH_DATA });
+  mkdirSync(dir, { recursive: true });
+  return { graph: buildModelGraph(o.config, o.weights, { exposeHiddenStates: true, externalWeights: new DeferredWeights() }), dir };
+}
+
+/** A deferred weight's values from the model: W^T for `<module>.weight.T`, else the tensor itself. */
+function deferredValues(weights: WeightSource, t: TensorData): Float32Array {
+  if (!t.name.endsWith('.weight.T')) return weights.readFloat32(t.name);
+  const [inp, out] = t.dims as [number, number];
+  return transpose2d(weights.readFloat32(t.name.slice(0, -2)), out, inp);
+}
+
+/** A cut with its deferred weights read from the model into `fileName` in `dir` (one cut's worth on disk at a time). */
+function materialize(weights: WeightSource, dir: string, model: Model, fileName: string): Model {
+  const sink = new ExternalWeightSink(dir, { fileName });
   try {
-    return { graph: buildModelGraph(o.config, o.weights, { exposeHiddenStates: true, externalWeights: sink }), dir };
+    const initializers = model.graph.initializers.map((t): TensorData => {
+      if (t.external?.location !== DEFERRED) return t;
+      const values = deferredValues(weights, t);
+      if (values.byteLength !== t.external.length) throw new Error(`compress: weight ${t.name} has ${values.byteLength} bytes, the graph expects ${t.external.length}`);
+      return { ...t, external: sink.write(bytesOf(values)) };
+    });
+    return { ...model, graph: { ...model.graph, initializers } };
   } finally {
     sink.close();
   }
@@ -317,7 +351,8 @@ export async function runCompression(o: DriverOptions): Promise<DriverResult> {
     if (startLayer === 0) hidden = await captureLayer0(o, graph, dir, batches, N * T * H);
     for (let layer = startLayer; layer < config.numLayers; layer++) {
       if (signal.aborted) return finished(layer, 'cancelled');
-      const lg = buildLayerGraph(graph, config, layer);
+      const cut = buildLayerGraph(graph, config, layer);
+      const lg = { ...cut, model: materialize(o.weights, dir, cut.model, 'layer.onnx.data') };
       const overrides = new Map<string, Float32Array>();
       const done: Compressed[] = [];
       const groups = o.trueSequential ? layerGroups(config, layer) : [layerGroups(config, layer).flat()];
@@ -381,7 +416,8 @@ async function runAll(session: RecallSession, batches: Batches, hidden: Float32A
 
 async function captureLayer0(o: DriverOptions, graph: Model, dir: string, batches: Batches, size: number): Promise<Float32Array> {
   const input = graph.graph.nodes.find((n) => n.name === '/model/layers.0/attn_residual/Add')!.inputs[0]!;
-  const session = await openCut(dir, extractSubgraph(graph, { inputs: [], outputs: [input], name: 'embed' }), 'embed', o.session);
+  const embed = materialize(o.weights, dir, extractSubgraph(graph, { inputs: [], outputs: [input], name: 'embed' }), 'embed.onnx.data');
+  const session = await openCut(dir, embed, 'embed', o.session);
   const out = new Float32Array(size);
   const T = batches.cal.seqlen;
   try {

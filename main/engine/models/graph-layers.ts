@@ -146,9 +146,9 @@ function packedMatMul(ctx: LayerContext, x: string, module: string, p: PackedLin
 
 /** The [out, in] weight `name` stored as `${name}.T` [in, out], streamed to the sink when there is one. */
 function transposedWeight(ctx: LayerContext, name: string, out: number, inp: number): string {
-  const w = readWeight(ctx, name);
-  if (!ctx.options.externalWeights) return weightInit(ctx, `${name}.T`, [inp, out], transpose2d(w, out, inp));
-  return streamedWeightInit(ctx, `${name}.T`, [inp, out], w.length, (emit) => transposeChunks(w, out, inp, emit));
+  if (!ctx.options.externalWeights) return weightInit(ctx, `${name}.T`, [inp, out], transpose2d(readWeight(ctx, name), out, inp));
+  // Read when the sink asks for the bytes (a sink that defers them never reads the weight).
+  return streamedWeightInit(ctx, `${name}.T`, [inp, out], out * inp, (emit) => transposeChunks(readWeight(ctx, name), out, inp, emit));
 }
 
 function hashName(s: string): number {

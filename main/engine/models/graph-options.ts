@@ -9,7 +9,7 @@
 //            attentions.{i} [batch, heads, prompt+seq, past+prompt+seq];
 //            present.{i}.key|value [batch, kvHeads, past+prompt+seq, headDim] (keys after RoPE)
 
-import type { ExternalWeightSink } from '../onnx/external-weights.ts';
+import type { WeightSink } from '../onnx/external-weights.ts';
 
 export interface LoraOptions {
   /** Module names as in PEFT: q_proj, k_proj, v_proj, o_proj (out_proj for OPT), gate_proj, up_proj, down_proj, fc1, fc2. */
@@ -82,7 +82,7 @@ export interface GraphOptions {
    * in the graph (large models; the graph must then be saved beside the file and opened
    * from disk). Not part of the graph's meaning: snapshots and cache keys ignore it.
    */
-  externalWeights?: ExternalWeightSink;
+  externalWeights?: WeightSink;
 }
 
 export const FLOAT_MIN = -3.4028234663852886e38;

@@ -20,7 +20,17 @@ export interface ExternalWeightSinkOptions {
   minBytes?: number;
 }
 
-export class ExternalWeightSink {
+/** What graph builders write weights through (GraphOptions.externalWeights). */
+export interface WeightSink {
+  /** Whether a tensor of this many bytes goes to the sink (smaller ones stay in the graph). */
+  accepts(byteLength: number): boolean;
+  /** Store one tensor of `length` bytes, produced by `produce` as consecutive chunks; returns where it lies. */
+  writeTensor(length: number, produce: (emit: (chunk: Uint8Array) => void) => void): ExternalLocation;
+  /** Store one tensor's bytes whole. */
+  write(bytes: Uint8Array): ExternalLocation;
+}
+
+export class ExternalWeightSink implements WeightSink {
   readonly fileName: string;
   readonly path: string;
   readonly align: number;
