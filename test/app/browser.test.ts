@@ -4,29 +4,24 @@
 // Chromium is required (CI installs it): without it this test fails rather than skips.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { VIEWPORT, runWorkbenchFlow, watchPage } from '../../e2e/workbench-flow.ts';
 import { startBridge } from '../../main/bridge/server.ts';
 import { createApi } from '../../main/engine/api.ts';
+import { buildRenderer, launchChromium } from '../helpers/browser.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
 
 test('browser: the workbench shows the engine and saves settings over the bridge', { timeout: 60_000 }, async (t) => {
-  assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}: install it (apt-get install chromium) to run the browser tests; CI installs it.`);
-  const build = spawnSync(process.execPath, ['scripts/build.mjs', 'renderer'], { cwd: root, encoding: 'utf8' });
-  assert.equal(build.status, 0, `renderer build failed:\n${build.stdout}\n${build.stderr}`);
+  const staticDir = buildRenderer();
 
   const home = mkdtempSync(join(tmpdir(), 'recall-browser-'));
   const api = createApi({ home });
-  const bridge = await startBridge({ api, staticDir: join(root, 'dist/renderer') });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const bridge = await startBridge({ api, staticDir });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await bridge.close();

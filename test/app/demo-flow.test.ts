@@ -8,18 +8,17 @@
 // Screenshots (1280x800, light and dark) go to test-results/demo-*.png.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { VIEWPORT, watchPage } from '../../e2e/workbench-flow.ts';
 import { pngSize } from '../../renderer/src/export/png.ts';
+import { buildRenderer, launchChromium } from '../helpers/browser.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
 const SHOTS = join(root, 'test-results');
 /** compress, tune, 3 evals (dense, GPTQ, GPTQ + prompt), 2 analyses. */
 const JOBS = 7;
@@ -82,15 +81,13 @@ async function chooseOnlyDemoMc(page: Page): Promise<void> {
 
 test('demo flow: from an empty data folder to an exported figure, all in the page', { timeout: 180_000 }, async (t) => {
   const t0 = Date.now();
-  assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}: install it (apt-get install chromium); CI installs it.`);
-  const build = spawnSync(process.execPath, ['scripts/build.mjs', 'renderer'], { cwd: root, encoding: 'utf8' });
-  assert.equal(build.status, 0, `renderer build failed:\n${build.stdout}\n${build.stderr}`);
+  buildRenderer();
   mkdirSync(SHOTS, { recursive: true });
 
   const home = mkdtempSync(join(tmpdir(), 'recall-demo-flow-'));
   const downloads = mkdtempSync(join(tmpdir(), 'recall-demo-downloads-'));
   const server = await serve(home);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   let failed = true;
   t.after(async () => {
     // On a failure, the page as it was goes to test-results/demo-failure.png.

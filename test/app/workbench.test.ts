@@ -9,19 +9,18 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { watchPage } from '../../e2e/workbench-flow.ts';
 import { startBridge } from '../../main/bridge/server.ts';
 import { createApi } from '../../main/engine/api.ts';
 import { pngDpi, pngSize } from '../../renderer/src/export/png.ts';
+import { buildRenderer, launchChromium } from '../helpers/browser.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
 const SHOTS = join(root, 'test-results');
 const VIEWS = [
   { nav: 'models', title: 'Models' },
@@ -49,17 +48,15 @@ async function download(page: Page, click: () => Promise<void>, dir: string): Pr
 }
 
 test('workbench: every view, keyboard navigation, a run, and SVG/PNG/PDF/CSV exports', { timeout: 90_000 }, async (t) => {
-  assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}: install it (apt-get install chromium); CI installs it.`);
-  const build = spawnSync(process.execPath, ['scripts/build.mjs', 'renderer'], { cwd: root, encoding: 'utf8' });
-  assert.equal(build.status, 0, `renderer build failed:\n${build.stdout}\n${build.stderr}`);
+  const staticDir = buildRenderer();
   mkdirSync(SHOTS, { recursive: true });
 
   const home = mkdtempSync(join(tmpdir(), 'recall-workbench-'));
   const downloads = join(home, 'downloads');
   mkdirSync(downloads);
   const api = createApi({ home });
-  const bridge = await startBridge({ api, staticDir: join(root, 'dist/renderer') });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const bridge = await startBridge({ api, staticDir });
+  const browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await bridge.close();

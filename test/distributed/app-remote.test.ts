@@ -5,24 +5,22 @@
 // over the bridge in Chromium: the Jobs view shows the steps with their "remote · worker" badge
 // (screenshot in test-results/app-remote-jobs.png), and Settings shows the remote backend.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { VIEWPORT, watchPage } from '../../e2e/workbench-flow.ts';
 import { startBridge } from '../../main/bridge/server.ts';
 import type { ExperimentSpecInput, JobDoneEvent, JobInfo, JobProgressEvent } from '../../main/contract/index.ts';
 import { createApi } from '../../main/engine/api.ts';
 import { databasePath, openStore } from '../../main/engine/store/index.ts';
+import { buildRenderer, launchChromium } from '../helpers/browser.ts';
 import { call, nextEvent } from '../jobs/job-fixtures.ts';
 import { DEMO_MODEL } from './coordinator-harness.ts';
 import { startRedis } from './redis-harness.ts';
 import { startWorkers } from './worker-harness.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
-const CHROMIUM = '/usr/bin/chromium';
 
 const SPEC: ExperimentSpecInput = {
   name: 'app-remote', models: [DEMO_MODEL], calibration: { nsamples: 8, seqlen: 32 },
@@ -106,12 +104,9 @@ test('the app runs an experiment on a recall worker: jobs.list shows the remote 
   }
 
   // The same jobs in the app: the Jobs view over the bridge, in Chromium.
-  assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM} (apt-get install chromium)`);
-  const build = spawnSync(process.execPath, ['scripts/build.mjs', 'renderer'], { cwd: root, encoding: 'utf8' });
-  assert.equal(build.status, 0, `renderer build failed:\n${build.stdout}\n${build.stderr}`);
-  const bridge = await startBridge({ api, staticDir: join(root, 'dist/renderer') });
+  const bridge = await startBridge({ api, staticDir: buildRenderer() });
   t.after(() => bridge.close());
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+  const browser = await launchChromium();
   t.after(() => browser.close());
   const page = await browser.newPage({ viewport: VIEWPORT, colorScheme: 'light' });
   const problems = watchPage(page);
