@@ -10,6 +10,7 @@ import { FlowProducer, type Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ExecutionProviderName, JobDoneEvent, JobInfo, JobProgressEvent, RunUpdatedEvent } from '../../contract/index.ts';
 import type { ExperimentPlan, PlannedStep } from '../experiments/plan-experiment.ts';
+import { type ExperimentEnd, recordExperimentEnd, recordExperimentError } from '../experiments/experiment-end.ts';
 import { appendJobLog } from '../jobs/run-files.ts';
 import type { Store } from '../store/index.ts';
 import type { ArtifactStore } from './artifact-store.ts';
@@ -244,9 +245,9 @@ export class RemoteExperimentRunner {
     }
   }
 
-  private async runAll(): Promise<'done' | 'failed' | 'cancelled'> {
+  private async runAll(): Promise<ExperimentEnd> {
     const { store, experimentId, plan } = this.o;
-    let status: 'done' | 'failed' | 'cancelled';
+    let status: ExperimentEnd;
     try {
       for (const s of plan.steps) if (store.runs.get(s.runId)?.status === 'done') { this.ends.set(s.key, 'done'); this.doneAtStart.add(s.key); }
       await this.adoptEarlierJobs(plan.steps.filter((s) => !this.ends.has(s.key)));
@@ -260,14 +261,9 @@ export class RemoteExperimentRunner {
           this.wake = () => { clearTimeout(t); resolve(); };
         });
       }
-      const unfinished = plan.steps.filter((s) => this.ends.get(s.key) !== 'done');
-      status = unfinished.length === 0 ? 'done' : this.stopped ? 'cancelled' : 'failed';
-      if (status === 'done') store.runs.finish(experimentId);
-      else if (status === 'cancelled') store.runs.cancel(experimentId, { resumable: true });
-      else store.runs.fail(experimentId, `${unfinished.length} of ${plan.steps.length} steps did not finish: ${unfinished.slice(0, 5).map((s) => s.key).join(', ')}${unfinished.length > 5 ? ', ...' : ''}`, { resumable: true });
+      status = recordExperimentEnd(store, experimentId, plan, this.ends, this.stopped);
     } catch (err) {
-      status = 'failed';
-      try { store.runs.fail(experimentId, `experiment stopped: ${(err as Error).message}`, { resumable: true }); } catch { /* already ended */ }
+      status = recordExperimentError(store, experimentId, err);
     }
     this.o.emit('runs.updated', { runId: experimentId, kind: 'experiment', status: store.runs.get(experimentId)?.status ?? status });
     return status;

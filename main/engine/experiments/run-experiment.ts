@@ -8,6 +8,7 @@
 import type { JobDoneEvent, RunUpdatedEvent } from '../../contract/index.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import type { Store } from '../store/index.ts';
+import { type ExperimentEnd, recordExperimentEnd, recordExperimentError } from './experiment-end.ts';
 import type { ExperimentPlan, PlannedStep } from './plan-experiment.ts';
 
 export interface ExperimentRunnerOptions {
@@ -51,11 +52,11 @@ export class ExperimentRunner {
     return end.state === 'done' ? 'done' : end.state === 'cancelled' ? 'cancelled' : 'failed';
   }
 
-  private async runAll(): Promise<'done' | 'failed' | 'cancelled'> {
+  private async runAll(): Promise<ExperimentEnd> {
     const { store, experimentId, plan } = this.o;
     const ends = new Map<string, StepEnd>();
     const running = new Map<string, Promise<void>>();
-    let status: 'done' | 'failed' | 'cancelled';
+    let status: ExperimentEnd;
     try {
       for (;;) {
         for (const step of plan.steps) {
@@ -68,14 +69,9 @@ export class ExperimentRunner {
         if (running.size === 0) break;
         await Promise.race(running.values());
       }
-      const unfinished = plan.steps.filter((s) => ends.get(s.key) !== 'done');
-      status = unfinished.length === 0 ? 'done' : this.stopped ? 'cancelled' : 'failed';
-      if (status === 'done') store.runs.finish(experimentId);
-      else if (status === 'cancelled') store.runs.cancel(experimentId, { resumable: true });
-      else store.runs.fail(experimentId, `${unfinished.length} of ${plan.steps.length} steps did not finish: ${unfinished.slice(0, 5).map((s) => s.key).join(', ')}${unfinished.length > 5 ? ', ...' : ''}`, { resumable: true });
+      status = recordExperimentEnd(store, experimentId, plan, ends, this.stopped);
     } catch (err) {
-      status = 'failed';
-      try { store.runs.fail(experimentId, `experiment stopped: ${(err as Error).message}`, { resumable: true }); } catch { /* already ended */ }
+      status = recordExperimentError(store, experimentId, err);
     }
     this.o.emit('runs.updated', { runId: experimentId, kind: 'experiment', status: store.runs.get(experimentId)?.status ?? status });
     return status;

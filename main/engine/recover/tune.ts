@@ -10,42 +10,21 @@ import { RecallError } from '../errors.ts';
 import { loadModelFolder, type ModelFolder } from '../models/folder.ts';
 import { Tokenizer } from '../models/tokenizer.ts';
 import type { DecoderConfig } from '../models/types.ts';
-import type { ExecutionProvider } from '../runtime/providers.ts';
 import { TokenDataset } from '../tune/data.ts';
 import { type ProgressEvent, type TrainResult, train } from '../tune/loop.ts';
-import { tokenizeCorpus } from '../tune/train-model.ts';
+import { type TrainModelOptions, tokenizeCorpus } from '../tune/train-model.ts';
 import { type Adapter, baseShapeOf, moduleDims, positiveInt } from './adapter.ts';
 import { type MethodSpec, type MethodTrainer, createMethodTrainer } from './method-trainers.ts';
 import { mergeLora } from './merge-lora.ts';
 import { checkPrefixInit } from './prefix-init.ts';
 import { writeAdapter } from './peft-format.ts';
 
-export interface TuneOptions {
-  model: string;
-  data: string;
-  out: string;
+/** The trainer's options (data, budget, schedule, checkpoints, provider), a method, and what a recovery adds. */
+export interface TuneOptions extends Omit<TrainModelOptions, 'initialWeights' | 'onProgress'> {
   method: MethodSpec;
-  steps?: number;
-  tokens?: number;
-  lr?: number;
-  weightDecay?: number;
-  batchSize?: number;
-  seqLen?: number;
-  gradAccumSteps?: number;
-  warmupSteps?: number;
-  schedule?: 'constant' | 'linear' | 'cosine';
-  heldOutFraction?: number;
-  evalEvery?: number;
-  checkpointEvery?: number;
-  seed?: number;
-  resume?: boolean;
   /** LoRA: also write the base with the LoRA product merged into its dense weights to out/merged. */
   merge?: boolean;
-  ep?: ExecutionProvider;
-  threads?: number;
-  signal?: AbortSignal;
   onProgress?: (e: ProgressEvent & { run?: number }) => void;
-  onFallback?: (message: string) => void;
 }
 
 export interface TuneResult {
